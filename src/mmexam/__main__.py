@@ -1,0 +1,3 @@
+from mmexam.cli import main
+
+main()

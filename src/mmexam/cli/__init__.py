@@ -1,0 +1,10 @@
+"""Command-line interface: one module per verb, each thin.
+
+Each module registers its command(s) on `app`; importing it here is what
+adds the verb to `mmexam`. Keep heavy imports (torch) inside the command
+functions so `mmexam --help` stays fast.
+"""
+
+from mmexam.cli.app import app, main
+
+__all__ = ["app", "main"]

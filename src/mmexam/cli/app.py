@@ -1,0 +1,33 @@
+"""The Typer application that every command module registers on."""
+
+import sys
+
+import typer
+from typer.core import TyperGroup
+
+from mmexam.errors import MmexamError
+
+
+class MmexamGroup(TyperGroup):
+    """Turn an `MmexamError` into one line on stderr and exit status 1."""
+
+    def invoke(self, ctx: typer.Context):
+        try:
+            return super().invoke(ctx)
+        except MmexamError as error:
+            typer.echo(f"error: {error}", err=True)
+            raise typer.Exit(1) from None
+
+
+app = typer.Typer(
+    cls=MmexamGroup,
+    help="Author, render and autograde the Multimodal AI midterm.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+
+def main() -> None:
+    app(prog_name="mmexam")
+    sys.exit(0)

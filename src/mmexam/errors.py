@@ -1,0 +1,22 @@
+"""The one exception family a user can cause.
+
+Every error that bad input can trigger (a broken bank, a bad roster, a
+missing file) is an `MmexamError`. Its message says where, what, and how to
+fix; the CLI prints it on one line and exits 1, never with a traceback.
+"""
+
+
+class MmexamError(Exception):
+    """An error caused by the user's input, shown as one line."""
+
+
+class BankError(MmexamError):
+    """The question bank or blueprint is invalid."""
+
+
+class BuildError(MmexamError):
+    """The exam could not be rendered (Typst error, bad roster, ...)."""
+
+
+class GradeError(MmexamError):
+    """Grading could not start (missing manifest, bad arguments, ...)."""
