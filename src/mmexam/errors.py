@@ -20,3 +20,7 @@ class BuildError(MmexamError):
 
 class GradeError(MmexamError):
     """Grading could not start (missing manifest, bad arguments, ...)."""
+
+
+class PracticeError(MmexamError):
+    """Practice mode could not run (bad bundle, unknown part or topic, corrupt history, ...)."""
