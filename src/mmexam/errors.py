@@ -24,3 +24,7 @@ class GradeError(MmexamError):
 
 class PracticeError(MmexamError):
     """Practice mode could not run (bad bundle, unknown part or topic, corrupt history, ...)."""
+
+
+class SandboxError(GradeError):
+    """Student code cannot be run safely: the sandbox is required but missing, or will not start."""
