@@ -1,0 +1,267 @@
+"""`mmexam build`: the bank in; papers, keys, variants.json and starter code out.
+
+One paper per student (`--roster`), per anonymous version (`--variants N`),
+or a single version A by default. For each paper: draw it (`variants`), make
+its view per target (`view`), render the exam and key templates (`render`),
+compile the Typst source to PDF in-process, write the files. With more than a
+few papers the work is spread over worker processes, each with its own
+compiled templates and Typst compiler (started with "spawn": a Typst compiler
+that has run in this process owns threads, and forking it would deadlock).
+
+Output layout under `out/`:
+    exam.pdf exam.html key.pdf key.html      the default single version
+    versions/<A..>/exam.pdf ...              --variants N
+    students/<id>/exam.pdf ...               --roster
+    variants.json                            the manifest grading reads
+    starter/<task>.py, starter/README.md     the code students start from
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import time
+from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from mmexam.bank import load_bank
+from mmexam.build.render import compile_pdf, templates
+from mmexam.build.roster import read_roster
+from mmexam.build.starter import starter_path, student_readme
+from mmexam.build.variants import Paper, content_hash, draw_paper, version_letters
+from mmexam.build.view import paper_view
+from mmexam.errors import BuildError, MmexamError
+from mmexam.manifest import Manifest, Student
+from mmexam.paths import GRADERS, TEMPLATES
+
+FORMATS = ("pdf", "html")
+# Below this many papers, starting worker processes costs more than it saves.
+PARALLEL_FROM = 6
+
+
+@dataclass(frozen=True)
+class PaperJob:
+    """One paper to make: who it is for, and the folder it goes to."""
+
+    student: str
+    name: str | None
+    variant: str | None
+    folder: Path
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What every paper of one build shares (sent once to each worker)."""
+
+    seed: int
+    formats: tuple[str, ...]
+    key: bool
+    templates: Path
+    graders: Path
+
+
+@dataclass
+class BuildResult:
+    """What a build wrote."""
+
+    out: Path
+    papers: int
+    files: list[Path] = field(default_factory=list)
+    manifest: Path | None = None
+    starter_tasks: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+    jobs: int = 1
+
+
+def parse_formats(text: str | Sequence[str]) -> tuple[str, ...]:
+    """'pdf,html' -> ('pdf', 'html'); an unknown format is a `BuildError`."""
+    items = text.split(",") if isinstance(text, str) else list(text)
+    formats = tuple(dict.fromkeys(item.strip().lower() for item in items if item.strip()))
+    unknown = [f for f in formats if f not in FORMATS]
+    if unknown or not formats:
+        raise BuildError(
+            f"unknown format {', '.join(repr(u) for u in unknown) or 'list (empty)'} — "
+            f"use one or more of {', '.join(FORMATS)}, separated by commas"
+        )
+    return formats
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Write a file so that a reader never sees half of it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    temp.write_bytes(data)
+    os.replace(temp, path)
+
+
+def render_sources(paper: Paper, settings: Settings) -> dict[tuple[str, str], str]:
+    """The exam (and key) sources of one paper: {(document, target): source}."""
+    tpl = templates(settings.templates)
+    documents = ("exam", "key") if settings.key else ("exam",)
+    targets = [t for f, t in (("pdf", "typst"), ("html", "html")) if f in settings.formats]
+    sources = {}
+    for target in targets:
+        view = paper_view(paper, target, settings.graders)
+        for document in documents:
+            sources[(document, target)] = tpl.render(document, target, view)
+    return sources
+
+
+def make_paper(bank: Any, job: PaperJob, settings: Settings) -> tuple[Student, list[Path]]:
+    """Draw, render, compile and write one paper; return its manifest entry and files."""
+    paper = draw_paper(bank, settings.seed, job.student, name=job.name, variant=job.variant)
+    files = []
+    for (document, target), source in render_sources(paper, settings).items():
+        what = f"{document} for {_who(job)}"
+        if target == "typst":
+            path = job.folder / f"{document}.pdf"
+            write_atomic(path, compile_pdf(source, what))
+        else:
+            path = job.folder / f"{document}.html"
+            write_atomic(path, source.encode("utf-8"))
+        files.append(path)
+    return paper.manifest_entry(), files
+
+
+def _who(job: PaperJob) -> str:
+    return f"student {job.student}" if job.name is not None else f"version {job.student}"
+
+
+# ---------------------------------------------------------------- workers
+
+_worker: dict[str, Any] = {}
+
+
+def _init_worker(bank: Any, settings: Settings) -> None:
+    _worker["bank"], _worker["settings"] = bank, settings
+
+
+def _run_batch(batch: list[PaperJob]) -> list[tuple[Student, list[Path]]] | str:
+    try:
+        return [make_paper(_worker["bank"], job, _worker["settings"]) for job in batch]
+    except MmexamError as error:  # sent back as text: error classes need not pickle
+        return str(error)
+
+
+def _batches(jobs: list[PaperJob], workers: int) -> list[list[PaperJob]]:
+    size = max(1, min(16, len(jobs) // (workers * 4) or 1))
+    return [jobs[i : i + size] for i in range(0, len(jobs), size)]
+
+
+def make_papers(
+    bank: Any, jobs: list[PaperJob], settings: Settings, workers: int
+) -> list[tuple[Student, list[Path]]]:
+    """Make every paper, in worker processes when it pays; results in job order."""
+    if workers <= 1 or len(jobs) < PARALLEL_FROM:
+        return [make_paper(bank, job, settings) for job in jobs]
+    results = []
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(
+        max_workers=workers, mp_context=context, initializer=_init_worker, initargs=(bank, settings)
+    ) as pool:
+        for outcome in pool.map(_run_batch, _batches(jobs, workers)):
+            if isinstance(outcome, str):
+                raise BuildError(outcome)
+            results.extend(outcome)
+    return results
+
+
+# ---------------------------------------------------------------- the build
+
+
+def plan_jobs(out: Path, roster: Path | None, variants: int | None) -> list[PaperJob]:
+    """Which papers to make, and where each goes."""
+    if roster is not None and variants is not None:
+        raise BuildError("give either --roster or --variants, not both")
+    if roster is not None:
+        return [
+            PaperJob(entry.id, entry.name, None, out / "students" / entry.id)
+            for entry in read_roster(roster)
+        ]
+    if variants is not None:
+        if not 1 <= variants <= 702:
+            raise BuildError(f"--variants must be between 1 and 702, got {variants}")
+        return [
+            PaperJob(code, None, code, out / "versions" / code)
+            for code in version_letters(variants)
+        ]
+    return [PaperJob("A", None, "A", out)]
+
+
+def code_tasks(bank: Any, question_ids: set[str]) -> list[str]:
+    """The code tasks that the given questions use, sorted."""
+    tasks = set()
+    for qid in question_ids:
+        question = bank.questions[qid]
+        bodies = question.parts if question.kind == "problem" else [question]
+        tasks.update(body.task for body in bodies if body.kind == "code")
+    return sorted(tasks)
+
+
+def write_starter(out: Path, tasks: list[str], title: str, graders: Path) -> list[Path]:
+    """build/starter/: each task's stub and a README for students."""
+    files = []
+    for task in tasks:
+        source = starter_path(graders, task)
+        try:
+            data = source.read_bytes()
+        except OSError:
+            raise BuildError(f"code task '{task}' has no starter file {source}") from None
+        path = out / "starter" / f"{task}.py"
+        write_atomic(path, data)
+        files.append(path)
+    readme = out / "starter" / "README.md"
+    write_atomic(readme, student_readme(title, tasks).encode("utf-8"))
+    files.append(readme)
+    return files
+
+
+def manifest_json(manifest: Manifest) -> bytes:
+    """variants.json: sorted keys, two-space indent, a final newline (stable bytes)."""
+    import json
+
+    return (json.dumps(manifest.model_dump(mode="json"), indent=2, sort_keys=True) + "\n").encode()
+
+
+def build_exam(
+    bank_path: Path,
+    out: Path,
+    *,
+    seed: int = 0,
+    roster: Path | None = None,
+    variants: int | None = None,
+    formats: Sequence[str] = FORMATS,
+    key: bool = True,
+    jobs: int | None = None,
+    templates_dir: Path = TEMPLATES,
+    graders: Path = GRADERS,
+) -> BuildResult:
+    """Build the exam: papers (+ keys), variants.json and starter code under `out`."""
+    started = time.perf_counter()
+    settings = Settings(seed, parse_formats(formats), key, templates_dir, graders)
+    plan = plan_jobs(out, roster, variants)
+    bank = load_bank(bank_path)
+    workers = max(1, min(jobs or os.cpu_count() or 1, len(plan)))
+    made = make_papers(bank, plan, settings, workers)
+
+    students = [student for student, _ in made]
+    used = {item.question for student in students for item in student.items}
+    manifest = Manifest(
+        seed=seed,
+        bank=str(bank_path),
+        question_hashes={qid: content_hash(bank.questions[qid]) for qid in sorted(used)},
+        students=students,
+    )
+    parallel = workers > 1 and len(plan) >= PARALLEL_FROM
+    result = BuildResult(out=out, papers=len(plan), jobs=workers if parallel else 1)
+    result.files = [path for _, files in made for path in files]
+    result.manifest = out / "variants.json"
+    write_atomic(result.manifest, manifest_json(manifest))
+    result.starter_tasks = code_tasks(bank, used)
+    result.files += write_starter(out, result.starter_tasks, bank.blueprint.title, graders)
+    result.files.append(result.manifest)
+    result.seconds = time.perf_counter() - started
+    return result

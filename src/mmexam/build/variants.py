@@ -1,0 +1,260 @@
+"""Which questions each student gets, in which order, with which options and values.
+
+Pure: a bank and (exam seed, student id) in, a `Paper` out. Every random
+choice about a question is drawn from its own generator, seeded by a stable
+hash of (exam seed, student id, what is being drawn, question id) — never
+Python's `hash()`, which changes between runs. So editing or adding one
+question changes only the draws that involve that question: the other
+questions keep their options order and parameter values, and a pool whose
+members did not change keeps its selection.
+
+- Selection: each question of a part's pool gets a key from the hash; the
+  `pick` smallest keys are drawn.
+- Order within a part: by a second hash key when the part shuffles, else in
+  bank order.
+- Options (mcq, multi_select, also inside problems): the non-fixed options are
+  shuffled among the non-fixed places; fixed options keep their place.
+- Parameters: `draw_params(question, rng)` with the question's own generator,
+  then `instantiate` renders every templated string.
+
+Numbering follows `mmexam.manifest` ("1.3", "3.a", "6.1").
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+import string
+from dataclasses import dataclass, field
+from typing import Any
+
+from mmexam.bank.models import Blueprint, Part, Problem
+from mmexam.bank.params import draw_params, instantiate
+from mmexam.errors import BuildError
+from mmexam.manifest import Item, Student
+
+LETTERS = string.ascii_lowercase
+
+
+def stable_key(seed: int, student: str, purpose: str, question: str) -> bytes:
+    """The sha256 digest of one draw's identity: stable across runs and machines."""
+    text = "\x1f".join((str(seed), student, purpose, question))
+    return hashlib.sha256(text.encode("utf-8")).digest()
+
+
+def stable_rng(seed: int, student: str, purpose: str, question: str) -> random.Random:
+    """A generator of its own for one draw about one question of one student."""
+    return random.Random(int.from_bytes(stable_key(seed, student, purpose, question)[:8], "big"))
+
+
+def content_hash(question: Any) -> str:
+    """sha256 of the question's canonical JSON: changes exactly when its content changes."""
+    data = question.model_dump(mode="json")
+    text = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def version_letters(count: int) -> list[str]:
+    """A, B, ..., Z, AA, AB, ...: the codes of anonymous versions."""
+    codes = []
+    for n in range(count):
+        code = ""
+        n += 1
+        while n:
+            n, rest = divmod(n - 1, 26)
+            code = string.ascii_uppercase[rest] + code
+        codes.append(code)
+    return codes
+
+
+def variant_code(seed: int, student: str) -> str:
+    """A short code printed in the footer of a roster student's paper."""
+    alphabet = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"  # no 0/O, 1/I
+    value = int.from_bytes(stable_key(seed, student, "variant-code", "")[:5], "big")
+    return "".join(alphabet[(value >> (5 * i)) & 31] for i in range(6))
+
+
+def shuffle_options(options: list[Any], rng: random.Random) -> list[int]:
+    """Printed order of the options: `order[k]` is the authored index shown at letter k.
+
+    Options authored as `{text, fixed: true}` stay where they were written.
+    """
+    movable = [i for i, option in enumerate(options) if not getattr(option, "fixed", False)]
+    shuffled = movable[:]
+    rng.shuffle(shuffled)
+    order = list(range(len(options)))
+    for place, index in zip(movable, shuffled):
+        order[place] = index
+    return order
+
+
+@dataclass(frozen=True)
+class PlacedPart:
+    """One part (a), (b), ... of a problem on a paper."""
+
+    number: str
+    index: int
+    label: str
+    body: Any  # the instantiated part model
+    order: list[int] | None
+
+
+@dataclass(frozen=True)
+class PlacedQuestion:
+    """One question at its printed number on one paper."""
+
+    number: str
+    question: Any  # the instantiated question model
+    points: float
+    params: dict[str, Any]
+    order: list[int] | None = None
+    parts: list[PlacedPart] = field(default_factory=list)
+
+    @property
+    def id(self) -> str:
+        return self.question.id
+
+    @property
+    def kind(self) -> str:
+        return self.question.kind
+
+
+@dataclass(frozen=True)
+class PaperPart:
+    """One blueprint part as it appears on a paper."""
+
+    number: int
+    part: Part
+    questions: list[PlacedQuestion]
+
+
+@dataclass(frozen=True)
+class Paper:
+    """Everything one student (or version) sees, and how it maps back to the bank."""
+
+    student: str
+    name: str | None
+    variant: str
+    blueprint: Blueprint
+    parts: list[PaperPart]
+
+    def items(self) -> list[Item]:
+        """Every gradable item, in printed order (the manifest's view of this paper)."""
+        items = []
+        for paper_part in self.parts:
+            bonus = paper_part.part.bonus
+            for placed in paper_part.questions:
+                if placed.parts:
+                    for sub in placed.parts:
+                        items.append(
+                            Item(
+                                number=sub.number,
+                                part=paper_part.part.id,
+                                question=placed.id,
+                                subpart=sub.index,
+                                kind=sub.body.kind,
+                                points=sub.body.points,
+                                bonus=bonus,
+                                options=sub.order,
+                                params=placed.params,
+                            )
+                        )
+                else:
+                    items.append(
+                        Item(
+                            number=placed.number,
+                            part=paper_part.part.id,
+                            question=placed.id,
+                            kind=placed.kind,
+                            points=placed.points,
+                            bonus=bonus,
+                            options=placed.order,
+                            params=placed.params,
+                        )
+                    )
+        return items
+
+    def manifest_entry(self) -> Student:
+        return Student(id=self.student, name=self.name, variant=self.variant, items=self.items())
+
+    def question_ids(self) -> list[str]:
+        return [q.id for part in self.parts for q in part.questions]
+
+
+def _option_order(body: Any, seed: int, student: str, key: str) -> list[int] | None:
+    if body.kind not in ("mcq", "multi_select"):
+        return None
+    return shuffle_options(list(body.options), stable_rng(seed, student, "options", key))
+
+
+def _json_value(value: Any) -> Any:
+    """Parameter values as the manifest stores them (int, float or str)."""
+    if isinstance(value, bool):
+        return int(value)
+    if isinstance(value, (int, float, str)):
+        return value
+    return str(value)
+
+
+def place_question(question: Any, number: str, seed: int, student: str) -> PlacedQuestion:
+    """Draw the parameters and option orders of one question for one student."""
+    params: dict[str, Any] = {}
+    if question.params:
+        params = draw_params(question, stable_rng(seed, student, "params", question.id))
+        question = instantiate(question, params)
+        params = {name: _json_value(value) for name, value in params.items()}
+    if isinstance(question, Problem):
+        parts = []
+        for index, body in enumerate(question.parts):
+            letter = LETTERS[index]
+            parts.append(
+                PlacedPart(
+                    number=f"{number}.{letter}",
+                    index=index,
+                    label=body.label or f"({letter})",
+                    body=body,
+                    order=_option_order(body, seed, student, f"{question.id}#{index}"),
+                )
+            )
+        points = sum(body.points for body in question.parts)
+        return PlacedQuestion(number, question, points, params, None, parts)
+    order = _option_order(question, seed, student, question.id)
+    return PlacedQuestion(number, question, question.points, params, order)
+
+
+def select(pool: list[Any], part: Part, seed: int, student: str) -> list[Any]:
+    """The `pick` questions of one part for one student, in printed order."""
+    if len(pool) < part.pick:
+        raise BuildError(
+            f"part '{part.id}' picks {part.pick} questions but its pool has {len(pool)} — "
+            "add questions to the bank or lower 'pick' in exam.yaml"
+        )
+    ranked = sorted(pool, key=lambda q: stable_key(seed, student, f"pick:{part.id}", q.id))
+    chosen = {q.id for q in ranked[: part.pick]}
+    picked = [q for q in pool if q.id in chosen]  # bank order
+    if part.shuffle:
+        picked.sort(key=lambda q: stable_key(seed, student, f"order:{part.id}", q.id))
+    return picked
+
+
+def draw_paper(
+    bank: Any, seed: int, student: str, *, name: str | None = None, variant: str | None = None
+) -> Paper:
+    """The paper of one student (or anonymous version) from the bank and exam seed."""
+    parts = []
+    for k, part in enumerate(bank.blueprint.parts, start=1):
+        picked = select(list(bank.pool(part.id)), part, seed, student)
+        single = len(picked) == 1
+        placed = [
+            place_question(question, str(k) if single else f"{k}.{j}", seed, student)
+            for j, question in enumerate(picked, start=1)
+        ]
+        parts.append(PaperPart(k, part, placed))
+    return Paper(
+        student=student,
+        name=name,
+        variant=variant or variant_code(seed, student),
+        blueprint=bank.blueprint,
+        parts=parts,
+    )
