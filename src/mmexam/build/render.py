@@ -45,6 +45,13 @@ def typst_str(value: Any) -> str:
     return f'"{text}"'
 
 
+def css_str(value: Any) -> Markup:
+    """A CSS string literal for a <style> element (quotes, backslashes and '<' escaped)."""
+    text = str(value).replace("\\", "\\\\").replace('"', '\\"').replace("<", "\\3c ")
+    text = text.replace("\n", " ")
+    return Markup(f'"{text}"')
+
+
 class Templates:
     """The four templates of one templates folder, compiled once."""
 
@@ -62,6 +69,7 @@ class Templates:
         self.typst.filters["typst_str"] = typst_str
         self.html = jinja2.Environment(autoescape=True, **common)
         self.html.filters["safe_html"] = Markup
+        self.html.filters["css_str"] = css_str
         self._compiled: dict[tuple[str, str], jinja2.Template] = {}
 
     def get(self, document: str, target: str) -> jinja2.Template:

@@ -38,8 +38,13 @@ SCORING = {
 
 
 @lru_cache(maxsize=8192)
-def _convert(target: str, text: str) -> str:
-    return markup.to_typst(text) if target == "typst" else markup.to_html(text)
+def _convert(target: str, text: str, inline: bool) -> str:
+    if target == "typst":
+        return markup.to_typst(text)
+    html = markup.to_html(text)
+    if inline and html.startswith("<p>") and html.endswith("</p>") and html.count("<p>") == 1:
+        html = html[3:-4]  # one paragraph inside a line (an option, a unit, a table cell)
+    return html
 
 
 def fmt_number(value: float) -> str:
@@ -63,11 +68,11 @@ class _Converter:
     def __init__(self, target: str) -> None:
         self.target = target
 
-    def __call__(self, text: str | None, where: str) -> str | None:
+    def __call__(self, text: str | None, where: str, inline: bool = False) -> str | None:
         if text is None:
             return None
         try:
-            return _convert(self.target, text)
+            return _convert(self.target, text, inline)
         except MmexamError as error:
             snippet = getattr(error, "snippet", None)
             shown = f" in {snippet!r}" if snippet else ""
@@ -112,6 +117,9 @@ def _body_view(
         "options": [],
         "answer": None,
     }
+    # Keep a question on one page unless its answer space or code is too tall for that.
+    space = view["space"]
+    view["keep"] = body.kind != "code" and (space is None or space["height_cm"] <= 14)
     if body.kind in ("mcq", "multi_select"):
         correct = {body.answer} if body.kind == "mcq" else set(body.answers)
         for k, index in enumerate(order or range(len(body.options))):
@@ -120,7 +128,7 @@ def _body_view(
             view["options"].append(
                 {
                     "letter": LETTERS[k],
-                    "text": convert(text, f"{where} option {LETTERS[index]}"),
+                    "text": convert(text, f"{where} option {LETTERS[index]}", inline=True),
                     "correct": LETTERS[index] in correct,
                 }
             )
@@ -130,7 +138,7 @@ def _body_view(
     elif body.kind == "numeric":
         view["answer"] = fmt_number(float(body.answer))
         view["tolerance"] = _tolerance(body)
-        view["unit"] = convert(body.unit, f"{where} (unit)") if body.unit else None
+        view["unit"] = convert(body.unit, f"{where} (unit)", inline=True) if body.unit else None
     elif body.kind == "short_answer":
         view["reference"] = convert(body.reference, f"{where} (reference)")
     elif body.kind == "code":
@@ -141,7 +149,7 @@ def _body_view(
         view["rubric"] = [
             {
                 "points": fmt_number(item.points),
-                "description": convert(item.description, f"{where} (rubric)"),
+                "description": convert(item.description, f"{where} (rubric)", inline=True),
                 "keywords": list(item.keywords),
                 "regex": item.regex,
             }

@@ -1,0 +1,64 @@
+"""`mmexam build`: render the exam, its answer key, the variants and the starter code."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from mmexam.cli.app import app
+from mmexam.paths import DEFAULT_BANK
+
+
+@app.command()
+def build(
+    bank: Annotated[
+        Path, typer.Argument(help="Folder of bank YAML files (with exam.yaml).")
+    ] = DEFAULT_BANK,
+    out: Annotated[Path, typer.Option("--out", "-o", help="Folder to write into.")] = Path("build"),
+    seed: Annotated[
+        int, typer.Option(help="Exam seed: the same seed gives the same papers, byte for byte.")
+    ] = 0,
+    roster: Annotated[
+        Path | None,
+        typer.Option(
+            help="CSV with 'id' and 'name' columns: one paper per student in students/<id>/."
+        ),
+    ] = None,
+    variants: Annotated[
+        int | None, typer.Option(help="N anonymous versions A, B, C... in versions/<code>/.")
+    ] = None,
+    format: Annotated[
+        str, typer.Option("--format", help="Comma-separated: pdf, html.")
+    ] = "pdf,html",
+    key: Annotated[
+        bool, typer.Option("--key/--no-key", help="Also write the answer key of every paper.")
+    ] = True,
+    jobs: Annotated[
+        int | None, typer.Option(help="Worker processes for many papers (default: one per core).")
+    ] = None,
+) -> None:
+    """Build the exam PDF and HTML, the answer keys, variants.json and starter/.
+
+    Without --roster or --variants, one version (A) is written as exam.pdf,
+    exam.html, key.pdf and key.html in the output folder.
+
+    Example: mmexam build --roster examples/roster.csv --seed 2024
+    """
+    from mmexam.build import build_exam
+
+    result = build_exam(
+        bank, out, seed=seed, roster=roster, variants=variants, formats=format, key=key, jobs=jobs
+    )
+    kind = "student" if roster else "version"
+    papers = f"{result.papers} {kind}{'s' if result.papers != 1 else ''}"
+    per = result.seconds / max(result.papers, 1) * 1000
+    typer.echo(
+        f"built {papers} ({format}{', with keys' if key else ''}) into {out}/ "
+        f"in {result.seconds:.2f} s ({per:.0f} ms per paper, {result.jobs} "
+        f"process{'es' if result.jobs != 1 else ''})"
+    )
+    typer.echo(f"  {result.manifest}: the variants grading maps answers through")
+    tasks = ", ".join(result.starter_tasks) or "no code tasks"
+    typer.echo(f"  {out / 'starter'}/: starter code for students ({tasks})")
