@@ -245,9 +245,7 @@ def test_plain_is_readable_in_a_terminal():
         "$$z = \\mu + \\sigma \\odot \\epsilon$$"
     )
     assert to_plain(text) == (
-        "Let x_A ∈ ℝ^(d_A) and bold it `code`.\n\n"
-        "- a/b\n- ℒ = Σ_(i=1)ⁿ ‖x_i‖²\n\n"
-        "    z = μ + σ ⊙ ϵ"
+        "Let x_A ∈ ℝ^(d_A) and bold it `code`.\n\n- a/b\n- ℒ = Σ_(i=1)ⁿ ‖x_i‖²\n\n    z = μ + σ ⊙ ϵ"
     )
 
 
@@ -277,8 +275,31 @@ def test_plain_never_raises_on_broken_text():
 # ---------------------------------------------------------------- properties
 
 _ALPHABET = st.sampled_from(
-    list("ab xyz019\n\t") + ["$", "$$", "\\", "*", "_", "`", "#", "[", "]", "<", ">", "@",
-                             "- ", "1. ", "\\frac{", "}", "{", "^", "\\alpha", "|", "~", "/"]
+    list("ab xyz019\n\t")
+    + [
+        "$",
+        "$$",
+        "\\",
+        "*",
+        "_",
+        "`",
+        "#",
+        "[",
+        "]",
+        "<",
+        ">",
+        "@",
+        "- ",
+        "1. ",
+        "\\frac{",
+        "}",
+        "{",
+        "^",
+        "\\alpha",
+        "|",
+        "~",
+        "/",
+    ]
 )
 
 

@@ -40,17 +40,17 @@ from mdit_py_plugins.dollarmath import dollarmath_plugin
 from mmexam.errors import MmexamError
 
 __all__ = [
-    "MarkupError",
+    "CONVERTER_VERSION",
     "Formula",
+    "MarkupError",
     "Scan",
-    "to_typst",
+    "check_typst_math",
+    "math_to_mathml",
+    "math_to_typst",
+    "scan",
     "to_html",
     "to_plain",
-    "scan",
-    "math_to_typst",
-    "math_to_mathml",
-    "check_typst_math",
-    "CONVERTER_VERSION",
+    "to_typst",
 ]
 
 #: Bumped whenever the LaTeX rewriting below changes, so cached verdicts expire.
@@ -90,8 +90,13 @@ def _make_parser() -> MarkdownIt:
     md.enable(["table", "strikethrough"])
     # `$5 and $10` is money, not math: a digit after the closing `$` (or
     # before the opening one) means it is not a formula.
-    md.use(dollarmath_plugin, allow_labels=False, allow_space=True, allow_digits=False,
-           double_inline=True)
+    md.use(
+        dollarmath_plugin,
+        allow_labels=False,
+        allow_space=True,
+        allow_digits=False,
+        double_inline=True,
+    )
     # Keep backslash escapes as their own tokens: an escaped `\$` is a dollar
     # sign, a bare `$` in text is a formula that lost its closing dollar.
     md.disable("text_join")
@@ -252,11 +257,34 @@ _SIMPLE = {
 }
 _SIMPLE_RE = re.compile(r"\\(" + "|".join(_SIMPLE) + r")(?![A-Za-z])")
 # Operator names: upright, arguments beside them.
-_OPERATORS = "tanh sinh cosh coth arcsin arccos arctan arg deg dim hom ker lg exp".split()
+_OPERATORS = [
+    "tanh",
+    "sinh",
+    "cosh",
+    "coth",
+    "arcsin",
+    "arccos",
+    "arctan",
+    "arg",
+    "deg",
+    "dim",
+    "hom",
+    "ker",
+    "lg",
+    "exp",
+]
 # Operator names whose subscripts go below in display math.
 _LIMIT_OPERATORS = {
-    "max": "max", "min": "min", "sup": "sup", "inf": "inf", "det": "det", "gcd": "gcd",
-    "Pr": "Pr", "liminf": "lim inf", "limsup": "lim sup", "argmax": "arg max",
+    "max": "max",
+    "min": "min",
+    "sup": "sup",
+    "inf": "inf",
+    "det": "det",
+    "gcd": "gcd",
+    "Pr": "Pr",
+    "liminf": "lim inf",
+    "limsup": "lim sup",
+    "argmax": "arg max",
     "argmin": "arg min",
 }
 _OPERATOR_RE = re.compile(r"\\(" + "|".join(_OPERATORS) + r")(?![A-Za-z])")
@@ -394,16 +422,23 @@ def _convert_typst(tex: str) -> str | MarkupError:
         return _math_error(tex, problem)
     try:
         out = tex2typst(_common_fixes(tex), non_strict=False)
-    except Exception as error:  # the converter raises plain ValueErrors with JS traces
+    except ValueError as error:  # the converter's errors carry a JS stack trace
         return _math_error(tex, _reason(error))
     return _typst_fixes(" ".join(out.split("\n")).strip())
 
 
 # Symbol names tex2typst still emits but current Typst has renamed.
-_RENAMED_SYMBOLS = {"times.circle": "times.o", "minus.circle": "minus.o", "dot.circle": "dot.o",
-                    "plus.circle": "plus.o", "div.circle": "div.o", "alef": "aleph"}
-_RENAMED_RE = re.compile(r"(?<![\w.])(" + "|".join(re.escape(k) for k in _RENAMED_SYMBOLS)
-                         + r")(?![\w])")
+_RENAMED_SYMBOLS = {
+    "times.circle": "times.o",
+    "minus.circle": "minus.o",
+    "dot.circle": "dot.o",
+    "plus.circle": "plus.o",
+    "div.circle": "div.o",
+    "alef": "aleph",
+}
+_RENAMED_RE = re.compile(
+    r"(?<![\w.])(" + "|".join(re.escape(k) for k in _RENAMED_SYMBOLS) + r")(?![\w])"
+)
 
 
 def _typst_fixes(typst_math: str) -> str:
@@ -431,7 +466,7 @@ def _convert_mathml(tex: str, display: bool) -> str | MarkupError:
     fixed = _common_fixes(tex).replace(r"\operatorname*", r"\operatorname")
     try:
         out = convert(fixed, display="block" if display else "inline")
-    except Exception as error:  # latex2mathml raises its own exception zoo
+    except Exception as error:  # noqa: BLE001 - latex2mathml has no common base class
         return _math_error(tex, _reason(error) or type(error).__name__)
     # latex2mathml passes commands it does not know through as text.
     leaked = re.search(r"\\[A-Za-z]+", out)
@@ -571,7 +606,7 @@ def _typst_block(node: SyntaxTreeNode) -> str:
     if kind in ("fence", "code_block"):
         lang = re.sub(r"[^A-Za-z0-9_+-]", "", (node.info or "").split(" ")[0])
         lang_arg = f'lang: "{lang}", ' if lang else ""
-        code = node.content[:-1] if node.content.endswith("\n") else node.content
+        code = node.content.removesuffix("\n")
         return f"#raw(block: true, {lang_arg}{_typst_string(code)});"
     if kind == "table":
         return _typst_table(node)
@@ -664,6 +699,7 @@ def _html_renderer() -> MarkdownIt:
     md.add_render_rule("math_inline", inline_math)
     md.add_render_rule("math_inline_double", display_math)
     md.add_render_rule("math_block", display_math)
+
     def text_special(self, tokens, idx, options, env):
         return html_escape(tokens[idx].content, quote=False)
 
@@ -708,7 +744,9 @@ def _plain_block(node: SyntaxTreeNode, indent: str) -> str:
             lines.append(indent + marker + body)
         return "\n".join(lines)
     if kind == "blockquote":
-        return "\n".join(indent + "> " + line for line in _plain_blocks(node.children, "").split("\n"))
+        return "\n".join(
+            indent + "> " + line for line in _plain_blocks(node.children, "").split("\n")
+        )
     if kind == "hr":
         return indent + "-" * 20
     if kind in ("fence", "code_block"):
@@ -757,47 +795,197 @@ def _plain_inline(children: list[SyntaxTreeNode]) -> str:
 
 
 _GREEK = {
-    "alpha": "α", "beta": "β", "gamma": "γ", "delta": "δ", "epsilon": "ϵ", "varepsilon": "ε",
-    "zeta": "ζ", "eta": "η", "theta": "θ", "vartheta": "ϑ", "iota": "ι", "kappa": "κ",
-    "lambda": "λ", "mu": "μ", "nu": "ν", "xi": "ξ", "pi": "π", "rho": "ρ", "sigma": "σ",
-    "tau": "τ", "upsilon": "υ", "phi": "ϕ", "varphi": "φ", "chi": "χ", "psi": "ψ",
-    "omega": "ω", "Gamma": "Γ", "Delta": "Δ", "Theta": "Θ", "Lambda": "Λ", "Xi": "Ξ",
-    "Pi": "Π", "Sigma": "Σ", "Phi": "Φ", "Psi": "Ψ", "Omega": "Ω",
+    "alpha": "α",
+    "beta": "β",
+    "gamma": "γ",
+    "delta": "δ",
+    "epsilon": "ϵ",
+    "varepsilon": "ε",
+    "zeta": "ζ",
+    "eta": "η",
+    "theta": "θ",
+    "vartheta": "ϑ",
+    "iota": "ι",
+    "kappa": "κ",
+    "lambda": "λ",
+    "mu": "μ",
+    "nu": "ν",
+    "xi": "ξ",
+    "pi": "π",
+    "rho": "ρ",
+    "sigma": "σ",
+    "tau": "τ",
+    "upsilon": "υ",
+    "phi": "ϕ",
+    "varphi": "φ",
+    "chi": "χ",
+    "psi": "ψ",
+    "omega": "ω",
+    "Gamma": "Γ",
+    "Delta": "Δ",
+    "Theta": "Θ",
+    "Lambda": "Λ",
+    "Xi": "Ξ",
+    "Pi": "Π",
+    "Sigma": "Σ",
+    "Phi": "Φ",
+    "Psi": "Ψ",
+    "Omega": "Ω",
 }
 _SYMBOLS = {
-    "in": "∈", "notin": "∉", "cdot": "·", "times": "×", "otimes": "⊗", "oplus": "⊕",
-    "odot": "⊙", "circ": "∘", "to": "→", "rightarrow": "→", "leftarrow": "←", "gets": "←",
-    "Rightarrow": "⇒", "implies": "⇒", "Leftrightarrow": "⇔", "iff": "⇔", "mapsto": "↦",
-    "leq": "≤", "le": "≤", "geq": "≥", "ge": "≥", "neq": "≠", "ne": "≠", "approx": "≈",
-    "sim": "∼", "simeq": "≃", "equiv": "≡", "propto": "∝", "infty": "∞", "sum": "Σ",
-    "prod": "Π", "int": "∫", "partial": "∂", "nabla": "∇", "|": "‖", "Vert": "‖",
-    "lVert": "‖", "rVert": "‖", "vert": "|", "lvert": "|", "rvert": "|", "mid": "|",
-    "langle": "⟨", "rangle": "⟩", "ldots": "…", "dots": "…", "cdots": "⋯", "forall": "∀",
-    "exists": "∃", "top": "⊤", "perp": "⊥", "emptyset": "∅", "varnothing": "∅",
-    "subset": "⊂", "subseteq": "⊆", "cup": "∪", "cap": "∩", "pm": "±", "ell": "ℓ",
-    "star": "⋆", "ast": "∗", "dagger": "†", "prime": "′", "neg": "¬", "land": "∧",
-    "lor": "∨", "{": "{", "}": "}", "_": "_", "%": "%", "#": "#", "$": "$",
-    "&": "&", "triangleq": "≜", "coloneqq": "≔", "ll": "≪", "gg": "≫", "uparrow": "↑",
-    "downarrow": "↓", "longrightarrow": "⟶",
+    "in": "∈",
+    "notin": "∉",
+    "cdot": "·",
+    "times": "×",
+    "otimes": "⊗",
+    "oplus": "⊕",
+    "odot": "⊙",
+    "circ": "∘",
+    "to": "→",
+    "rightarrow": "→",
+    "leftarrow": "←",
+    "gets": "←",
+    "Rightarrow": "⇒",
+    "implies": "⇒",
+    "Leftrightarrow": "⇔",
+    "iff": "⇔",
+    "mapsto": "↦",
+    "leq": "≤",
+    "le": "≤",
+    "geq": "≥",
+    "ge": "≥",
+    "neq": "≠",
+    "ne": "≠",
+    "approx": "≈",
+    "sim": "∼",
+    "simeq": "≃",
+    "equiv": "≡",
+    "propto": "∝",
+    "infty": "∞",
+    "sum": "Σ",
+    "prod": "Π",
+    "int": "∫",
+    "partial": "∂",
+    "nabla": "∇",
+    "|": "‖",
+    "Vert": "‖",
+    "lVert": "‖",
+    "rVert": "‖",
+    "vert": "|",
+    "lvert": "|",
+    "rvert": "|",
+    "mid": "|",
+    "langle": "⟨",
+    "rangle": "⟩",
+    "ldots": "…",
+    "dots": "…",
+    "cdots": "⋯",
+    "forall": "∀",
+    "exists": "∃",
+    "top": "⊤",
+    "perp": "⊥",
+    "emptyset": "∅",
+    "varnothing": "∅",
+    "subset": "⊂",
+    "subseteq": "⊆",
+    "cup": "∪",
+    "cap": "∩",
+    "pm": "±",
+    "ell": "ℓ",
+    "star": "⋆",
+    "ast": "∗",
+    "dagger": "†",
+    "prime": "′",
+    "neg": "¬",
+    "land": "∧",
+    "lor": "∨",
+    "{": "{",
+    "}": "}",
+    "_": "_",
+    "%": "%",
+    "#": "#",
+    "$": "$",
+    "&": "&",
+    "triangleq": "≜",
+    "coloneqq": "≔",
+    "ll": "≪",
+    "gg": "≫",
+    "uparrow": "↑",
+    "downarrow": "↓",
+    "longrightarrow": "⟶",
 }
 _SPACES = {",": " ", ";": " ", ":": " ", "!": "", " ": " ", "quad": "  ", "qquad": "    "}
 _DROPPED = {
-    "left", "right", "big", "Big", "bigg", "Bigg", "bigl", "bigr", "Bigl", "Bigr", "limits",
-    "nolimits", "displaystyle", "textstyle", "scriptstyle",
+    "left",
+    "right",
+    "big",
+    "Big",
+    "bigg",
+    "Bigg",
+    "bigl",
+    "bigr",
+    "Bigl",
+    "Bigr",
+    "limits",
+    "nolimits",
+    "displaystyle",
+    "textstyle",
+    "scriptstyle",
 }
 _TEXT_LIKE = {
-    "text", "mathrm", "operatorname", "operatorname*", "mathbf", "boldsymbol", "bm",
-    "mathit", "textbf", "textit", "mathsf", "mathtt", "mbox", "textrm",
+    "text",
+    "mathrm",
+    "operatorname",
+    "operatorname*",
+    "mathbf",
+    "boldsymbol",
+    "bm",
+    "mathit",
+    "textbf",
+    "textit",
+    "mathsf",
+    "mathtt",
+    "mbox",
+    "textrm",
 }
 _BB = {"R": "ℝ", "N": "ℕ", "Z": "ℤ", "Q": "ℚ", "C": "ℂ", "E": "𝔼", "P": "ℙ", "1": "𝟙"}
 _CAL = {
-    "L": "ℒ", "N": "𝒩", "D": "𝒟", "X": "𝒳", "Y": "𝒴", "Z": "𝒵", "H": "ℋ", "F": "ℱ",
-    "M": "ℳ", "E": "ℰ", "B": "ℬ", "A": "𝒜", "C": "𝒞", "G": "𝒢", "I": "ℐ", "K": "𝒦",
-    "O": "𝒪", "P": "𝒫", "Q": "𝒬", "R": "ℛ", "S": "𝒮", "T": "𝒯", "U": "𝒰", "V": "𝒱",
+    "L": "ℒ",
+    "N": "𝒩",
+    "D": "𝒟",
+    "X": "𝒳",
+    "Y": "𝒴",
+    "Z": "𝒵",
+    "H": "ℋ",
+    "F": "ℱ",
+    "M": "ℳ",
+    "E": "ℰ",
+    "B": "ℬ",
+    "A": "𝒜",
+    "C": "𝒞",
+    "G": "𝒢",
+    "I": "ℐ",
+    "K": "𝒦",
+    "O": "𝒪",
+    "P": "𝒫",
+    "Q": "𝒬",
+    "R": "ℛ",
+    "S": "𝒮",
+    "T": "𝒯",
+    "U": "𝒰",
+    "V": "𝒱",
     "W": "𝒲",
 }
-_ACCENTS = {"hat": "\u0302", "widehat": "\u0302", "bar": "\u0304", "overline": "\u0305",
-            "tilde": "\u0303", "widetilde": "\u0303", "vec": "\u20d7", "dot": "\u0307"}
+_ACCENTS = {
+    "hat": "\u0302",
+    "widehat": "\u0302",
+    "bar": "\u0304",
+    "overline": "\u0305",
+    "tilde": "\u0303",
+    "widetilde": "\u0303",
+    "vec": "\u20d7",
+    "dot": "\u0307",
+}
 _SUPERSCRIPT = str.maketrans("0123456789+-=()ni", "⁰¹²³⁴⁵⁶⁷⁸⁹⁺⁻⁼⁽⁾ⁿⁱ")
 _SUBSCRIPT = str.maketrans("0123456789+-=()", "₀₁₂₃₄₅₆₇₈₉₊₋₌₍₎")
 
@@ -899,8 +1087,25 @@ def _unicode_seq(tex: str, i: int, stop: str | None) -> tuple[str, int]:
             elif name in ("underbrace", "overbrace"):
                 raw, i = _read_group(tex, i)
                 out.append(tex_to_unicode(raw))
-            elif name in ("log", "exp", "sin", "cos", "tanh", "max", "min", "arg", "argmax",
-                          "argmin", "softmax", "lim", "sup", "inf", "det", "tan", "ln"):
+            elif name in (
+                "log",
+                "exp",
+                "sin",
+                "cos",
+                "tanh",
+                "max",
+                "min",
+                "arg",
+                "argmax",
+                "argmin",
+                "softmax",
+                "lim",
+                "sup",
+                "inf",
+                "det",
+                "tan",
+                "ln",
+            ):
                 follows = tex[i : i + 1]
                 out.append(name + (" " if follows.isalpha() or follows == "\\" else ""))
             else:
