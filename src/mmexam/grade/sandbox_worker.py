@@ -1,0 +1,724 @@
+"""The sandboxed side of mmexam's code runner: a zygote and one forked child per submission.
+
+`mmexam.grade.sandbox` starts this file as a script inside the sandbox:
+
+    python -I -B sandbox_worker.py CTRL_FD CONFIG_JSON
+
+The zygote imports torch once, warms it up, and then waits for commands on
+the control socket (`CTRL_FD`, a SOCK_SEQPACKET socket to the trusted side):
+
+- ``open``: comes with two file descriptors from the trusted side, a stream
+  socket for the submission's protocol and a pipe for its stdout/stderr. The
+  zygote forks a child that drops into its own session, sets its rlimits,
+  receives the student's source over the socket, writes it into a private
+  temporary folder and imports it, then answers calls until the socket closes.
+- ``finish``: kills the child, everything it started, and reports how it ended.
+
+Every message is a frame: `HEADER` (two little-endian uint32: JSON length,
+blob length), the JSON meta, then the blob — safetensors bytes when tensors
+travel. Nothing is ever pickled. The trusted side treats every frame the
+child sends as hostile: it caps lengths, validates the JSON and rebuilds
+plain tensors itself.
+
+This file must not import mmexam: the package is invisible inside the
+sandbox. Only the standard library, torch, safetensors and the sibling
+`modules.py` (the trusted nn.Module classes) are used.
+"""
+
+# Student code may raise, exit or sabotage anything, so this file catches broadly on purpose.
+# ruff: noqa: BLE001, S110, S102
+
+from __future__ import annotations
+
+import ctypes
+import io
+import json
+import math
+import os
+import resource
+import select
+import shutil
+import signal
+import socket
+import struct
+import sys
+import time
+import traceback
+import types
+
+HEADER = struct.Struct("<II")
+MAX_META = 1 << 20  # largest JSON part of any frame, in bytes
+MAX_SOURCE = 1 << 20  # largest student source file accepted
+
+_PR_SET_PDEATHSIG = 1
+_PR_SET_DUMPABLE = 4
+_PR_SET_CHILD_SUBREAPER = 36
+
+
+def pack_frame(meta: dict, blob: bytes = b"") -> bytes:
+    """One protocol frame: header, JSON meta, blob."""
+    data = json.dumps(meta, separators=(",", ":"), allow_nan=True).encode("utf-8")
+    return HEADER.pack(len(data), len(blob)) + data + blob
+
+
+def _prctl(option: int, value: int) -> None:
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(option, value, 0, 0, 0)
+    except (OSError, AttributeError):  # not Linux: nothing to harden
+        pass
+
+
+def _recv_exact(sock: socket.socket, n: int) -> bytearray:
+    buf = bytearray(n)
+    view = memoryview(buf)
+    got = 0
+    while got < n:
+        k = sock.recv_into(view[got:], n - got)
+        if k == 0:
+            raise EOFError
+        got += k
+    return buf
+
+
+def _recv_frame(sock: socket.socket, max_blob: int) -> tuple[dict, bytes]:
+    meta_len, blob_len = HEADER.unpack(_recv_exact(sock, HEADER.size))
+    if meta_len > MAX_META or blob_len > max_blob:
+        raise EOFError
+    meta = json.loads(bytes(_recv_exact(sock, meta_len)))
+    blob = bytes(_recv_exact(sock, blob_len)) if blob_len else b""
+    return meta, blob
+
+
+# ---------------------------------------------------------------------------
+# The child: one submission
+# ---------------------------------------------------------------------------
+
+
+class _Child:
+    """Runs inside the forked child; every method may be sabotaged by the student code."""
+
+    def __init__(self, sock: socket.socket, workdir: str, config: dict) -> None:
+        import modules  # the sibling trusted module classes
+        import safetensors.torch
+        import torch
+
+        self.torch = torch
+        self.st = safetensors.torch
+        self.modules = modules
+        self.sock = sock
+        self.workdir = workdir
+        self.config = config
+        self.device = config["device"]
+        self.module: types.ModuleType | None = None
+        self.filename = "submission.py"
+        self.cpu_hard = resource.getrlimit(resource.RLIMIT_CPU)[1]
+        self.as_hard = resource.getrlimit(resource.RLIMIT_AS)[1]
+
+    # -- limits ------------------------------------------------------------
+
+    def _cpu_used(self) -> float:
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        return usage.ru_utime + usage.ru_stime
+
+    def _arm(self, memory_mb: int | None) -> None:
+        """Per-call limits: CPU soft limit and (CPU lane) address-space soft limit."""
+        soft = math.ceil(self._cpu_used() + self.config["cpu_seconds"])
+        if self.cpu_hard != resource.RLIM_INFINITY:
+            soft = min(soft, self.cpu_hard)
+        try:
+            resource.setrlimit(resource.RLIMIT_CPU, (soft, self.cpu_hard))
+        except (ValueError, OSError):
+            pass
+        mb = memory_mb if memory_mb is not None else self.config["memory_mb"]
+        if self.device == "cpu" and self.config["rlimit_as"]:
+            limit = _vsize() + mb * (1 << 20)
+            if self.as_hard != resource.RLIM_INFINITY:
+                limit = min(limit, self.as_hard)
+            try:
+                resource.setrlimit(resource.RLIMIT_AS, (limit, self.as_hard))
+            except (ValueError, OSError):
+                pass
+        elif self.device != "cpu" and memory_mb is not None:
+            torch = self.torch
+            try:
+                if torch.cuda.is_initialized():
+                    total = torch.cuda.get_device_properties(0).total_memory
+                    torch.cuda.set_per_process_memory_fraction(min(1.0, mb * (1 << 20) / total))
+            except Exception:
+                pass
+
+    def _disarm(self) -> None:
+        for which, hard in (
+            (resource.RLIMIT_CPU, self.cpu_hard),
+            (resource.RLIMIT_AS, self.as_hard),
+        ):
+            try:
+                resource.setrlimit(which, (hard, hard))
+            except (ValueError, OSError):
+                pass
+
+    # -- messages ----------------------------------------------------------
+
+    def send(self, meta: dict, blob: bytes = b"") -> None:
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except Exception:
+                pass
+        self.sock.sendall(pack_frame(meta, blob))
+
+    def describe(self, exc: BaseException, where: str = "") -> str:
+        """'raised ValueError: msg (fusion.py, line 3)', never raising itself."""
+        if isinstance(exc, SystemExit):
+            try:
+                code = repr(exc.code)[:100]
+            except Exception:
+                code = "?"
+            return f"called sys.exit({code}){where}"
+        name = type(exc).__name__
+        if isinstance(exc, MemoryError) or (isinstance(exc, RuntimeError) and _is_oom_message(exc)):
+            return f"exceeded the memory limit{where} ({name})"
+        try:
+            message = str(exc)
+        except BaseException:
+            message = "<the exception could not be printed>"
+        message = message.strip().splitlines()[0] if message.strip() else ""
+        if len(message) > 500:
+            message = message[:500] + "…"
+        line = ""
+        try:
+            for frame in reversed(traceback.extract_tb(exc.__traceback__)):
+                if frame.filename == self.filename:
+                    line = f" ({self.filename}, line {frame.lineno})"
+                    break
+        except BaseException:
+            pass
+        text = f"{name}: {message}" if message else name
+        return f"raised {text}{line}{where}"
+
+    # -- loading -----------------------------------------------------------
+
+    def load(self, meta: dict, blob: bytes) -> None:
+        filename = os.path.basename(str(meta.get("filename", "submission.py"))) or "submission.py"
+        self.filename = filename
+        path = os.path.join(self.workdir, filename)
+        with open(path, "wb") as handle:
+            handle.write(blob)
+        stem = filename.removesuffix(".py")
+        module = types.ModuleType(stem)
+        module.__file__ = path
+        sys.modules[stem] = module
+        error = None
+        self._arm(None)
+        try:
+            source = blob.decode("utf-8")
+            code = compile(source, filename, "exec", dont_inherit=True)
+            exec(code, module.__dict__)
+        except SyntaxError as exc:
+            error = f"{type(exc).__name__}: {exc.msg} ({filename}, line {exc.lineno})"
+        except UnicodeDecodeError as exc:
+            error = f"the file is not UTF-8 text ({exc.reason} at byte {exc.start})"
+        except BaseException as exc:
+            error = self.describe(exc, " at import")
+        finally:
+            self._disarm()
+        self.module = module
+        functions = []
+        if error is None:
+            for name, value in list(module.__dict__.items()):
+                if isinstance(name, str) and not name.startswith("_") and callable(value):
+                    functions.append(name)
+        self.send({"ok": error is None, "error": error, "functions": functions[:1000]})
+
+    # -- calls -------------------------------------------------------------
+
+    def _decode(self, node, tensors: dict, leaves: dict):
+        if isinstance(node, dict):
+            if "T" in node:
+                key = str(node["T"])
+                if key not in leaves:
+                    leaves[key] = tensors[key].to(self.device)
+                return leaves[key]
+            if "U" in node:
+                return tuple(self._decode(item, tensors, leaves) for item in node["U"])
+            if "D" in node:
+                return {k: self._decode(v, tensors, leaves) for k, v in node["D"].items()}
+            if "M" in node:
+                state = {k: tensors[str(v)] for k, v in node["S"].items()}
+                return self.modules.build_module(node["M"], state).to(self.device)
+            raise ValueError("unknown argument node")
+        if isinstance(node, list):
+            return [self._decode(item, tensors, leaves) for item in node]
+        return node
+
+    def _expected_type(self, value) -> str | None:
+        """None when `value` is a torch.Tensor or a tuple of them, else why not."""
+        torch = self.torch
+
+        def name_of(obj) -> str:
+            cls = type(obj)
+            if cls.__module__ == "builtins":
+                label = cls.__qualname__
+            else:
+                label = f"{cls.__module__}.{cls.__qualname__}"
+            label = label[:120]
+            if issubclass(cls, torch.Tensor):
+                label += " (a torch.Tensor subclass)"
+            return label
+
+        if type(value) is torch.Tensor:
+            return None
+        if type(value) is tuple and value:
+            for i, item in enumerate(value):
+                if type(item) is not torch.Tensor:
+                    return f"returned a tuple holding {name_of(item)} at position {i}, expected torch.Tensor"
+            return None
+        return f"returned {name_of(value)}, expected torch.Tensor"
+
+    def _pack_tensors(self, named: dict) -> bytes:
+        torch = self.torch
+        plain = {}
+        limit = self.config["max_result_bytes"]
+        total = 0
+        for key, tensor in named.items():
+            if tensor.layout != torch.strided:
+                raise _Unsendable(f"returned a {tensor.layout} tensor, expected a dense one")
+            if tensor.is_meta:
+                raise _Unsendable("returned a tensor on the meta device (it has no values)")
+            total += tensor.numel() * tensor.element_size()
+            if total > limit:
+                raise _Unsendable(
+                    f"returned more than {limit >> 20} MB of tensors (the limit for one call)"
+                )
+            plain[key] = tensor.detach().to("cpu", copy=True).contiguous()
+        try:
+            return self.st.save(plain) if plain else b""
+        except Exception as exc:  # e.g. an unsupported dtype
+            raise _Unsendable(f"returned a tensor that cannot be sent back ({exc})") from None
+
+    def call(self, meta: dict, blob: bytes) -> None:
+        torch = self.torch
+        name = str(meta["function"])
+        tensors = self.st.load(blob) if blob else {}
+        leaves: dict = {}
+        args = self._decode(meta["args"], tensors, leaves)
+        kwargs = self._decode(meta["kwargs"], tensors, leaves)
+        grad = meta.get("grad")
+        if grad is not None:
+            for key, tensor in list(leaves.items()):
+                if tensor.is_floating_point() or tensor.is_complex():
+                    leaves[key] = tensor.detach().requires_grad_(True)
+            args = self._decode(meta["args"], tensors, leaves)
+            kwargs = self._decode(meta["kwargs"], tensors, leaves)
+        before = {key: _bits(t).clone() for key, t in leaves.items()}
+        function = getattr(self.module, name, None)
+        if function is None or not callable(function):
+            self.send({"ok": False, "error": f"has no function '{name}'"})
+            return
+        error = None
+        value = None
+        if self.device != "cpu":
+            torch.cuda.synchronize()
+        self._arm(meta.get("memory_mb"))
+        try:
+            value = function(*args, **kwargs)
+            if self.device != "cpu":
+                torch.cuda.synchronize()
+        except BaseException as exc:
+            error = self.describe(exc)
+        finally:
+            self._disarm()
+        if error is None:
+            error = self._expected_type(value)
+        out: dict = {"ok": error is None, "error": error}
+        named: dict = {}
+        if error is None:
+            outputs = [value] if type(value) is torch.Tensor else list(value)
+            out["value"] = (
+                {"T": "r0"}
+                if type(value) is torch.Tensor
+                else {"U": [f"r{i}" for i in range(len(outputs))]}
+            )
+            out["devices"] = [str(t.device) for t in outputs]
+            for i, tensor in enumerate(outputs):
+                named[f"r{i}"] = tensor
+            if grad is not None:
+                grad_error = self._backward(outputs, grad, tensors, leaves, named)
+                if grad_error:
+                    out.update(ok=False, error=grad_error)
+                    named = {k: v for k, v in named.items() if not k.startswith("g")}
+        mutated = []
+        for key, tensor in leaves.items():
+            try:
+                same = _same_bits(_bits(tensor), before[key])
+            except Exception:
+                same = False
+            if not same:
+                mutated.append(key)
+                named[f"m{key}"] = tensor
+        out["mutated"] = mutated
+        try:
+            blob_out = self._pack_tensors(named)
+        except _Unsendable as exc:
+            self.send({"ok": False, "error": str(exc), "mutated": []})
+            return
+        self.send(out, blob_out)
+
+    def _backward(self, outputs, grad, tensors, leaves, named) -> str | None:
+        torch = self.torch
+        upstream = [tensors[str(k)].to(self.device) for k in grad["upstream"]]
+        if len(upstream) != len(outputs):
+            return f"returned {len(outputs)} tensors, expected {len(upstream)}"
+        pairs = [(o, u) for o, u in zip(outputs, upstream) if o.requires_grad]
+        if not pairs:
+            return (
+                "the output has no grad_fn: it is not differentiable with respect to the inputs "
+                "(detached, computed with numpy, or under torch.no_grad?)"
+            )
+        self._arm(None)
+        try:
+            torch.autograd.backward([o for o, _ in pairs], [u for _, u in pairs])
+        except BaseException as exc:
+            return "backward failed: " + self.describe(exc)
+        finally:
+            self._disarm()
+        for key, tensor in leaves.items():
+            if tensor.requires_grad and tensor.grad is not None:
+                named[f"g{key}"] = tensor.grad
+        return None
+
+    def serve(self) -> None:
+        max_blob = self.config["max_request_bytes"]
+        while True:
+            try:
+                meta, blob = _recv_frame(self.sock, max_blob)
+            except (EOFError, OSError, ValueError):
+                return
+            kind = meta.get("kind")
+            if kind == "load":
+                self.load(meta, blob)
+            elif kind == "call":
+                if self.module is None:
+                    self.send({"ok": False, "error": "the file was not loaded"})
+                    continue
+                self.call(meta, blob)
+            else:
+                return
+
+
+class _Unsendable(Exception):
+    pass
+
+
+def _is_oom_message(exc: BaseException) -> bool:
+    try:
+        text = str(exc)
+    except BaseException:
+        return False
+    return "can't allocate memory" in text or "out of memory" in text.lower()
+
+
+def _bits(tensor):
+    import torch
+
+    flat = tensor.detach().reshape(-1).contiguous()
+    if flat.dtype == torch.bool:
+        flat = flat.to(torch.uint8)
+    if flat.numel() == 0:
+        return flat.to(torch.uint8)
+    return flat.view(torch.uint8)
+
+
+def _same_bits(a, b) -> bool:
+    import torch
+
+    return a.shape == b.shape and a.device == b.device and bool(torch.equal(a, b))
+
+
+def _vsize() -> int:
+    with open("/proc/self/statm") as handle:
+        return int(handle.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def _rss(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/statm") as handle:
+            return int(handle.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
+def _child_main(sock_fd: int, out_fd: int, keep: set[int], workdir: str, config: dict) -> None:
+    """In the fresh child: isolate, limit, then serve the submission. Never returns."""
+    code = 0
+    try:
+        os.setsid()
+        _prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+        null = os.open(os.devnull, os.O_RDONLY)
+        os.dup2(null, 0)
+        os.dup2(out_fd, 1)
+        os.dup2(out_fd, 2)
+        for fd in (null, out_fd):
+            if fd > 2:
+                os.close(fd)
+        for name in os.listdir("/proc/self/fd"):
+            fd = int(name)
+            if fd > 2 and fd != sock_fd and fd not in keep:
+                try:
+                    os.close(fd)
+                except OSError:
+                    pass
+        sys.stdin = open(0, "r", closefd=False)  # noqa: SIM115
+        sys.stdout = io.TextIOWrapper(io.FileIO(1, "w", closefd=False), line_buffering=True)
+        sys.stderr = io.TextIOWrapper(io.FileIO(2, "w", closefd=False), line_buffering=True)
+        for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGUSR1, signal.SIGUSR2, signal.SIGCHLD):
+            signal.signal(sig, signal.SIG_DFL)
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        os.chdir(workdir)
+        os.environ["HOME"] = workdir
+        os.environ["TMPDIR"] = workdir
+        import tempfile
+
+        tempfile.tempdir = workdir
+        _set_child_limits(config)
+        sock = socket.socket(fileno=sock_fd)
+        child = _Child(sock, workdir, config)
+        child.serve()
+    except BaseException:
+        code = 70
+    finally:
+        os._exit(code)
+
+
+def _set_child_limits(config: dict) -> None:
+    def limit(which: int, value: int) -> None:
+        try:
+            resource.setrlimit(which, (value, value))
+        except (ValueError, OSError):
+            pass
+
+    limit(resource.RLIMIT_CORE, 0)
+    limit(resource.RLIMIT_FSIZE, config["file_bytes"])
+    cpu = math.ceil(config["cpu_seconds_total"])
+    limit(resource.RLIMIT_CPU, cpu)
+    if config["max_processes"] > 0:
+        limit(resource.RLIMIT_NPROC, config["nproc_base"] + config["max_processes"])
+    if config["device"] == "cpu" and config["rlimit_as"]:
+        limit(resource.RLIMIT_AS, _vsize() + config["memory_mb"] * (1 << 20))
+
+
+# ---------------------------------------------------------------------------
+# The zygote
+# ---------------------------------------------------------------------------
+
+
+class _Zygote:
+    def __init__(self, ctrl: socket.socket, config: dict) -> None:
+        self.ctrl = ctrl
+        self.config = config
+        self.pid_ns = bool(config["pid_namespace"])
+        self.live: dict[int, dict] = {}
+        self.counter = 0
+
+    def warm_up(self) -> None:
+        import modules
+        import safetensors.torch
+        import torch
+        import torch.nn.functional as F
+
+        torch.set_num_threads(1)
+        try:
+            torch.set_num_interop_threads(1)
+        except RuntimeError:
+            pass
+        a = torch.randn(8, 5, dtype=torch.float64, requires_grad=True)
+        b = torch.randn(8, 5)
+        (a @ a.T).sum().backward()
+        F.softmax(b, dim=-1).log().sum()
+        F.log_softmax(b, dim=0)
+        F.cross_entropy(b, torch.arange(8) % 5)
+        F.normalize(b, dim=-1)
+        torch.einsum("bi,bj->bij", b, b).flatten(1)
+        torch.tanh(b).exp().sqrt()
+        modules.build_module(
+            "LinearVelocity", {"A": torch.eye(5), "c": torch.zeros(5), "b": torch.zeros(5)}
+        )(b, 0.5)
+        safetensors.torch.load(safetensors.torch.save({"x": b}))
+
+    def serve(self) -> None:
+        self.ctrl.sendall(
+            pack_frame(
+                {"ready": True, "pid": os.getpid(), "threads": _threads(), "vsize": _vsize()}
+            )
+        )
+        while True:
+            timeout = 0.05 if any(c["rss_limit"] for c in self.live.values()) else None
+            ready, _, _ = select.select([self.ctrl], [], [], timeout)
+            if not ready:
+                self._poll_memory()
+                continue
+            try:
+                data, fds, _flags, _addr = socket.recv_fds(self.ctrl, MAX_META + HEADER.size, 4)
+            except OSError:
+                return
+            if not data:
+                return
+            meta_len, _blob_len = HEADER.unpack(data[: HEADER.size])
+            meta = json.loads(data[HEADER.size : HEADER.size + meta_len])
+            kind = meta.get("kind")
+            if kind == "open":
+                reply = self.open(fds, meta)
+            elif kind == "finish":
+                for fd in fds:
+                    os.close(fd)
+                reply = self.finish(int(meta["pid"]), float(meta.get("grace", 0.0)))
+            elif kind == "ping":
+                reply = {"pong": True}
+            else:
+                return
+            self.ctrl.sendall(pack_frame(reply))
+
+    def open(self, fds: list[int], meta: dict) -> dict:
+        if len(fds) != 2:
+            for fd in fds:
+                os.close(fd)
+            return {"error": "open needs two file descriptors"}
+        sock_fd, out_fd = fds
+        self.counter += 1
+        workdir = os.path.join(
+            self.config["tmp"], f"mmexam-submission-{os.getpid()}-{self.counter}"
+        )
+        os.mkdir(workdir, 0o700)
+        config = dict(self.config)
+        config["memory_mb"] = int(meta.get("memory_mb", config["memory_mb"]))
+        pid = os.fork()
+        if pid == 0:
+            _child_main(sock_fd, out_fd, set(), workdir, config)
+        os.close(sock_fd)
+        os.close(out_fd)
+        rss_limit = 0
+        if config["device"] != "cpu" or not config["rlimit_as"]:
+            rss_limit = _rss(os.getpid()) + (config["memory_mb"] + config["rss_slack_mb"]) * (
+                1 << 20
+            )
+        self.live[pid] = {"workdir": workdir, "rss_limit": rss_limit, "reason": None}
+        return {"pid": pid}
+
+    def _poll_memory(self) -> None:
+        for pid, child in self.live.items():
+            over = child["rss_limit"] and _rss(pid) > child["rss_limit"]
+            if over and child["reason"] is None:
+                child["reason"] = "memory"
+                _kill_tree(pid)
+
+    def finish(self, pid: int, grace: float) -> dict:
+        child = self.live.pop(pid, None)
+        if child is None:
+            return {"error": f"no child {pid}"}
+        status = None
+        deadline = time.monotonic() + grace
+        while True:
+            done, status, usage = os.wait4(pid, os.WNOHANG)
+            if done or time.monotonic() >= deadline:
+                break
+            time.sleep(0.002)
+        killed = not done
+        if not done:
+            _kill_tree(pid)
+            _, status, usage = os.wait4(pid, 0)
+        self._sweep()
+        shutil.rmtree(child["workdir"], ignore_errors=True)
+        reply = {
+            "killed": killed,
+            "cpu": usage.ru_utime + usage.ru_stime,
+            "maxrss_kb": usage.ru_maxrss,
+            "reason": child["reason"],
+            "exit": os.WEXITSTATUS(status) if os.WIFEXITED(status) else None,
+            "signal": os.WTERMSIG(status) if os.WIFSIGNALED(status) else None,
+        }
+        return reply
+
+    def _sweep(self) -> None:
+        """Kill and reap everything the child left behind (daemons, threads, forks)."""
+        for _ in range(200):
+            if self.pid_ns:
+                try:
+                    os.kill(-1, signal.SIGKILL)  # everything we may signal in our PID namespace
+                except OSError:
+                    pass
+            orphans = [p for p in _children(os.getpid()) if p not in self.live]
+            for p in orphans:
+                _kill_tree(p)
+            reaped = False
+            while True:
+                try:
+                    pid, _ = os.waitpid(-1, os.WNOHANG)
+                except ChildProcessError:
+                    break
+                if pid == 0:
+                    break
+                reaped = True
+            if not orphans and not reaped:
+                return
+            if orphans and not reaped:
+                time.sleep(0.001)
+
+
+def _kill_tree(pid: int) -> None:
+    for target in (lambda: os.killpg(pid, signal.SIGKILL), lambda: os.kill(pid, signal.SIGKILL)):
+        try:
+            target()
+        except OSError:
+            pass
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as handle:
+            found = [int(x) for x in handle.read().split()]
+    except OSError:
+        for name in os.listdir("/proc"):
+            if not name.isdigit():
+                continue
+            try:
+                with open(f"/proc/{name}/stat") as handle:
+                    fields = handle.read().rsplit(")", 1)[1].split()
+                if int(fields[1]) == pid:
+                    found.append(int(name))
+            except (OSError, IndexError, ValueError):
+                continue
+    return found
+
+
+def _threads() -> int:
+    try:
+        return len(os.listdir("/proc/self/task"))
+    except OSError:
+        return 1
+
+
+def main(argv: list[str]) -> int:
+    ctrl_fd = int(argv[1])
+    config = json.loads(argv[2])
+    here = os.path.dirname(os.path.abspath(__file__))
+    sys.path.insert(0, here)
+    try:
+        import modules  # noqa: F401
+    finally:
+        sys.path.remove(here)
+    _prctl(_PR_SET_DUMPABLE, 0)
+    _prctl(_PR_SET_CHILD_SUBREAPER, 1)
+    _prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    ctrl = socket.socket(fileno=ctrl_fd)
+    zygote = _Zygote(ctrl, config)
+    zygote.warm_up()
+    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+    zygote.serve()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
