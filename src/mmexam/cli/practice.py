@@ -1,0 +1,319 @@
+"""`mmexam practice …`: the students' practice mode (quiz, check, export, exam).
+
+The quiz is an interactive terminal session, so this module is its edge: it
+asks with `input()`, prints with rich, and leaves choosing, scoring and the
+history to `mmexam.practice`.
+"""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.text import Text
+
+from mmexam.cli.app import app
+from mmexam.errors import MmexamError, PracticeError
+from mmexam.paths import DEFAULT_BANK
+
+practice = typer.Typer(
+    help="Practise for the midterm: a terminal quiz, the public code checks, a practice exam.",
+    no_args_is_help=True,
+)
+app.add_typer(practice, name="practice")
+
+BundleOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--bundle",
+        help="A bundle folder from `mmexam practice export`; without it, the shipped bank.",
+        file_okay=False,
+    ),
+]
+
+
+BankOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--bank",
+        help="A bank folder to practise from (default: the shipped bank).",
+        file_okay=False,
+    ),
+]
+
+
+def _source(bundle: Path | None, bank: Path | None):
+    """The practice pool: the bundle's, or a bank's practice questions (the shipped bank by default)."""
+    from mmexam.practice.bundle import bundle_from_bank, load_bundle
+
+    if bundle is not None and bank is not None:
+        raise PracticeError("give --bundle or --bank, not both")
+    if bundle is not None:
+        return load_bundle(bundle)
+    from mmexam.bank import load_bank
+
+    return bundle_from_bank(load_bank(bank or DEFAULT_BANK))
+
+
+# ---------------------------------------------------------------- quiz
+
+
+def _plain(text: str | None) -> str:
+    """Markdown + LaTeX as terminal text; the raw source if a formula cannot be converted."""
+    if not text:
+        return ""
+    from mmexam.markup import to_plain
+
+    try:
+        return to_plain(text).strip()
+    except MmexamError:
+        return text.strip()
+
+
+def _points(value: float) -> str:
+    return f"{value:g}"
+
+
+class _Session:
+    """One quiz in the terminal: ask, score, tell, remember."""
+
+    def __init__(self, console: Console, bundle_hint: str) -> None:
+        self.console = console
+        self.bundle_hint = bundle_hint
+
+    def say(self, text: str, style: str | None = None) -> None:
+        self.console.print(Text(text, style=style or ""), soft_wrap=False)
+
+    def ask(self, prompt: str) -> str:
+        self.console.file.flush()
+        return input(prompt)
+
+    def ask_valid(self, prompt: str, step, scorer):
+        from mmexam.practice.quiz import InvalidAnswer
+
+        while True:
+            response = self.ask(prompt)
+            try:
+                return scorer(step, response), response
+            except InvalidAnswer as problem:
+                self.say(f"  {problem}", "yellow")
+
+    # ---- one question
+
+    def header(self, number: int, total: int, item, part_title: str) -> None:
+        question = item.question
+        points = sum(s.points for s in item.steps)
+        self.console.print()
+        self.say(
+            f"Question {number}/{total} · {part_title} · {question.id} · "
+            f"{_points(points)} point{'s' if points != 1 else ''}",
+            "bold cyan",
+        )
+        if item.setup:
+            self.say(_plain(item.setup))
+
+    def run_step(self, step, task_hint):
+        from mmexam.practice import quiz
+
+        self.console.print()
+        label = f"{step.label} " if step.label else ""
+        self.say(f"{label}{_plain(step.body.text)}".strip())
+        kind = step.kind
+        if kind in ("mcq", "multi_select"):
+            letters = quiz.LETTERS
+            for k, option in enumerate(step.options()):
+                self.say(f"  {letters[k]}) {_plain(option)}")
+            last = letters[len(step.order) - 1]
+            prompt = (
+                f"Your answer (a–{last}): "
+                if kind == "mcq"
+                else f"Your answer (all that apply, e.g. 'a c'; a–{last}): "
+            )
+            outcome, _ = self.ask_valid(prompt, step, quiz.score_choice)
+        elif kind == "numeric":
+            unit = f" in {step.body.unit}" if step.body.unit else ""
+            outcome, _ = self.ask_valid(f"Your answer{unit}: ", step, quiz.score_numeric)
+        elif kind in ("short_answer", "open"):
+            answer = self.ask("Your answer (one line, or Enter to think it through on paper): ")
+            self.show_rubric(step, answer)
+            top = _points(step.points)
+            outcome, _ = self.ask_valid(
+                f"Points you award yourself (0–{top}): ", step, quiz.score_self
+            )
+        else:
+            outcome = quiz.score(step, "")
+            self.show_code(step, task_hint)
+        self.feedback(step, outcome)
+        return outcome
+
+    def show_rubric(self, step, answer: str) -> None:
+        from mmexam.practice.quiz import rubric_hits
+
+        body = step.body
+        if step.kind == "short_answer":
+            self.say("Reference answer:", "bold")
+            self.say("  " + _plain(body.reference).replace("\n", "\n  "))
+        hits = rubric_hits(body, answer)
+        self.say("Rubric:", "bold")
+        for item, hit in zip(body.rubric, hits):
+            mark = "  ✓ " if hit else "  · "
+            self.say(f"{mark}[{_points(item.points)}] {_plain(item.description)}")
+        if any(hits):
+            suggested = sum(i.points for i, h in zip(body.rubric, hits) if h)
+            self.say(
+                f"  (✓ = your answer mentions it: about {_points(suggested)} points — judge for yourself)",
+                "dim",
+            )
+
+    def show_code(self, step, task_hint) -> None:
+        body = step.body
+        names = ", ".join(body.functions)
+        self.say(f"Code: implement {names} in {body.task}.py{task_hint(body.task)}.", "magenta")
+        self.say(
+            f"Check it with: mmexam practice check {body.task} {body.task}.py{self.bundle_hint}",
+            "magenta",
+        )
+
+    def feedback(self, step, outcome) -> None:
+        body = step.body
+        got = f"{outcome.earned:g} / {outcome.possible:g} points"
+        if outcome.verdict == "code":
+            return
+        if outcome.verdict == "self":
+            self.say(f"You awarded yourself {got}.", "bold")
+        elif outcome.verdict == "right":
+            self.say(f"✓ Right — {got}.", "bold green")
+        else:
+            expected = self.expected(step, outcome)
+            if outcome.verdict == "skipped":
+                self.say(f"– Skipped — {expected}", "bold yellow")
+            elif outcome.verdict == "partly":
+                notes = []
+                if outcome.wrong_picks:
+                    notes.append(f"{', '.join(outcome.wrong_picks)} should not be picked")
+                if outcome.missed_picks:
+                    notes.append(f"{', '.join(outcome.missed_picks)} missing")
+                self.say(
+                    f"~ Partly right — {got}: you picked {outcome.got}; {'; '.join(notes)}. {expected}",
+                    "bold yellow",
+                )
+            else:
+                self.say(f"✗ Wrong — you answered {outcome.got}; {expected}", "bold red")
+        for title, text in (("Explanation", body.explanation), ("Solution", body.solution)):
+            if text and step.kind not in ("code",):
+                self.say(f"{title}: {_plain(text)}")
+
+    def expected(self, step, outcome) -> str:
+        if step.kind == "numeric":
+            return f"the answer is {outcome.expected}."
+        if step.kind in ("short_answer", "open"):
+            return "see the rubric above."
+        options = step.options()
+        from mmexam.practice.quiz import LETTERS
+
+        shown = [f"{x}) {_plain(options[LETTERS.index(x)])}" for x in outcome.expected.split(", ")]
+        if step.kind == "mcq":
+            return f"the answer is {shown[0]}"
+        return "the answers are " + "; ".join(shown)
+
+    def summary(self, tally, history_file: Path, early: str | None) -> None:
+        self.console.print()
+        if early:
+            self.say(f"Quiz ended ({early}).", "bold")
+        percent = f" ({100 * tally.earned / tally.possible:.0f}%)" if tally.possible else ""
+        label = "Score so far" if early else "Score"
+        self.say(
+            f"{label}: {tally.earned:g} / {tally.possible:g} points{percent} — "
+            f"{tally.right} of {tally.asked} question{'s' if tally.asked != 1 else ''} fully right.",
+            "bold",
+        )
+        if tally.code:
+            self.say(f"{tally.code} code part(s) to practise with `mmexam practice check`.")
+        if tally.asked:
+            self.say(
+                f"Misses are remembered in {history_file}; `mmexam practice quiz --review` asks them first.",
+                "dim",
+            )
+
+
+@practice.command()
+def quiz(
+    bundle: BundleOption = None,
+    bank: BankOption = None,
+    part: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--part",
+            help="Only this part (mcq, short, fusion, mllm, generation, bonus); repeatable.",
+        ),
+    ] = None,
+    topic: Annotated[
+        list[str] | None, typer.Option("--topic", help="Only questions on this topic; repeatable.")
+    ] = None,
+    count: Annotated[int, typer.Option("--count", "-n", help="How many questions to ask.")] = 10,
+    review: Annotated[
+        bool, typer.Option("--review", help="Ask the questions you missed before first.")
+    ] = False,
+    seed: Annotated[
+        int | None, typer.Option("--seed", help="Seed for a reproducible quiz.")
+    ] = None,
+) -> None:
+    """A terminal quiz on the practice questions, with instant feedback and a score.
+
+    Answer options by letter, numbers as typed (3/4 and 1e-3 work), and grade your own
+    short answers against the reference and rubric. Ctrl-C or Ctrl-D ends with the score so far.
+    Your misses are kept in $MMEXAM_HOME/practice-history.json (default ~/.mmexam).
+
+    Example: mmexam practice quiz --part mcq --count 5 --review
+    """
+    from mmexam.practice.history import history_path, load_history, save_history
+    from mmexam.practice.quiz import Tally, choose, prepare
+
+    source = _source(bundle, bank)
+    history_file = history_path()
+    history = load_history(history_file)
+    rng = random.Random(seed)
+    questions = choose(
+        source.questions,
+        source.blueprint,
+        parts=part,
+        topics=topic,
+        count=count,
+        rng=rng,
+        first=history.missed_ids() if review else frozenset(),
+    )
+    titles = {p.id: p.title for p in source.blueprint.parts}
+    bundle_hint = f" --bundle {bundle}" if bundle else ""
+
+    def task_hint(task: str) -> str:
+        entry = source.task(task)
+        return f" (starter: {bundle / entry.starter})" if bundle and entry else ""
+
+    session = _Session(Console(highlight=False), bundle_hint)
+    tally = Tally()
+    outcomes: list = []
+    try:
+        for number, question in enumerate(questions, 1):
+            item = prepare(question, rng)
+            session.header(number, len(questions), item, titles.get(question.part, question.part))
+            outcomes = []
+            for step in item.steps:
+                outcomes.append(session.run_step(step, task_hint))
+            scored = any(o.verdict != "code" for o in outcomes)
+            missed = tally.add(outcomes)
+            outcomes = []
+            if scored:
+                history.record(question.id, missed)
+                save_history(history, history_file)
+    except KeyboardInterrupt:
+        tally.add_partial(outcomes)
+        session.summary(tally, history_file, early="Ctrl-C")
+        raise typer.Exit(130) from None
+    except EOFError:
+        tally.add_partial(outcomes)
+        session.summary(tally, history_file, early="end of input")
+        raise typer.Exit(0) from None
+    session.summary(tally, history_file, early=None)
