@@ -1,0 +1,114 @@
+"""Per-student feedback.html: every question with the answer, points, the correct answer, why.
+
+Rendered from `templates/feedback.html.j2` with autoescaping on: whatever a
+student wrote is shown as text, never as HTML. Question text, options,
+references and explanations come from the bank (Markdown + LaTeX) and go
+through `mmexam.markup.to_html`, so math appears as MathML and the page
+needs no JavaScript and no network.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import jinja2
+from markupsafe import Markup, escape
+
+from mmexam.grade.gradescope import KIND_NAMES
+from mmexam.grade.results import ItemResult, RunInfo, StudentResult
+from mmexam.grade.scoring import fmt_points
+
+MARKDOWN_EXPECTED = {"mcq", "multi_select", "short_answer", "open"}
+
+
+@functools.lru_cache(maxsize=4096)
+def markdown(text: str | None) -> Markup:
+    """Bank Markdown + LaTeX as HTML; a formula that cannot convert is shown as text."""
+    if not text:
+        return Markup("")
+    from mmexam.errors import MmexamError
+    from mmexam.markup import to_html
+
+    try:
+        return Markup(to_html(text))
+    except MmexamError:
+        return Markup(f'<p class="raw">{escape(text)}</p>')
+
+
+@functools.lru_cache(maxsize=1)
+def environment() -> jinja2.Environment:
+    from mmexam.paths import TEMPLATES
+
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(TEMPLATES)),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    env.filters["points"] = fmt_points
+    env.filters["markdown"] = markdown
+    return env
+
+
+def item_view(item: ItemResult) -> dict:
+    """What the template shows for one item."""
+    expected = item.expected
+    if expected is not None and item.kind in MARKDOWN_EXPECTED:
+        expected_html = markdown(expected)
+    elif expected is not None:
+        expected_html = Markup(f"<p>{escape(expected)}</p>")
+    else:
+        expected_html = Markup("")
+    if item.answer_shown and item.kind in ("mcq", "multi_select"):
+        answer_html = markdown(item.answer_shown)
+    elif item.answer_shown:
+        answer_html = Markup(f"<p>{escape(item.answer_shown)}</p>")
+    else:
+        answer_html = None
+    if item.pending:
+        state = "pending"
+    elif item.points is not None and item.points >= item.max_points - 1e-9:
+        state = "full"
+    elif item.points:
+        state = "partial"
+    else:
+        state = "zero"
+    return {
+        "item": item,
+        "kind_name": KIND_NAMES[item.kind],
+        "state": state,
+        "expected_html": expected_html,
+        "answer_html": answer_html,
+        "checks": item.checks,
+    }
+
+
+def render_feedback(info: RunInfo, result: StudentResult) -> str:
+    """The feedback page of one student."""
+    parts = []
+    for index, part in enumerate(info.parts, start=1):
+        items = [i for i in result.items if i.part == part.id]
+        if not items:
+            continue
+        contexts_seen: set[str] = set()
+        views = []
+        for item in items:
+            view = item_view(item)
+            context = item.context if item.context and item.question not in contexts_seen else None
+            if item.context:
+                contexts_seen.add(item.question)
+            view["context_html"] = markdown(context) if context else None
+            views.append(view)
+        pending = sum(1 for i in items if i.pending)
+        parts.append({
+            "number": index,
+            "info": part,
+            "points": result.part_points(part.id),
+            "max": sum(i.max_points for i in items),
+            "pending": pending,
+            "entries": views,
+        })
+    template = environment().get_template("feedback.html.j2")
+    return template.render(info=info, result=result, parts=parts)
