@@ -23,6 +23,7 @@ import os
 import time
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -159,13 +160,21 @@ def make_papers(
         return [make_paper(bank, job, settings) for job in jobs]
     results = []
     context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(
-        max_workers=workers, mp_context=context, initializer=_init_worker, initargs=(bank, settings)
-    ) as pool:
-        for outcome in pool.map(_run_batch, _batches(jobs, workers)):
-            if isinstance(outcome, str):
-                raise BuildError(outcome)
-            results.extend(outcome)
+    try:
+        with ProcessPoolExecutor(
+            max_workers=workers,
+            mp_context=context,
+            initializer=_init_worker,
+            initargs=(bank, settings),
+        ) as pool:
+            for outcome in pool.map(_run_batch, _batches(jobs, workers)):
+                if isinstance(outcome, str):
+                    raise BuildError(outcome)
+                results.extend(outcome)
+    except BrokenProcessPool:
+        raise BuildError(
+            "a build worker process died (out of memory?) — run again with --jobs 1 to see why"
+        ) from None
     return results
 
 
