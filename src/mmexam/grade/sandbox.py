@@ -132,6 +132,18 @@ def _probe_bwrap() -> str | None:
         return reason
 
 
+def isolation_status() -> tuple[str, str | None]:
+    """("bwrap", None) where bubblewrap works here, else ("rlimits-only", the loud warning)."""
+    reason = _probe_bwrap()
+    if reason is None:
+        return "bwrap", None
+    return "rlimits-only", (
+        f"WARNING: student code runs WITHOUT a sandbox ({reason}): only rlimits apply — "
+        "it can read and write your files and use the network. Install bubblewrap "
+        "(apt install bubblewrap) or pass --require-sandbox to refuse."
+    )
+
+
 def _namespace_flags() -> list[str]:
     if _is_root():
         # No user namespace: root sets up the mounts, setpriv drops to a real uid inside.
@@ -465,19 +477,12 @@ class Sandbox:
         self.device = device
         if device != "cpu" and not device.startswith("cuda"):
             raise SandboxError(f"unknown device '{device}' — use 'cpu' or 'cuda'")
-        reason = _probe_bwrap()
-        self.isolation = "bwrap" if reason is None else "rlimits-only"
-        self.warning: str | None = None
-        if reason is not None:
-            self.warning = (
-                f"WARNING: student code runs WITHOUT a sandbox ({reason}): only rlimits apply — "
-                "it can read and write your files and use the network. Install bubblewrap "
-                "(apt install bubblewrap) or pass --require-sandbox to refuse."
-            )
+        self.isolation, self.warning = isolation_status()
+        if self.warning is not None:
             if require_sandbox:
                 raise SandboxError(
-                    f"the sandbox is required but unavailable: {reason} — install bubblewrap "
-                    "(apt install bubblewrap) or drop --require-sandbox"
+                    f"the sandbox is required but unavailable: {_probe_bwrap()} — install "
+                    "bubblewrap (apt install bubblewrap) or drop --require-sandbox"
                 )
             warnings.warn(self.warning, SandboxWarning, stacklevel=2)
         self._proc: subprocess.Popen | None = None
