@@ -52,7 +52,9 @@ class Chromium:
             os.close(fd)
 
         # The shell puts the pipe ends at fds 3 and 4, where Chromium expects them.
-        wiring = f'exec "$0" "$@" 3<&{to_child_r} 4>&{from_child_w} {to_child_r}<&- {from_child_w}>&-'
+        wiring = (
+            f'exec "$0" "$@" 3<&{to_child_r} 4>&{from_child_w} {to_child_r}<&- {from_child_w}>&-'
+        )
         self.process = subprocess.Popen(
             ["bash", "-c", wiring, executable, *CHROMIUM_FLAGS, f"--user-data-dir={self.profile}"],
             stdin=subprocess.DEVNULL,
@@ -95,9 +97,9 @@ class Chromium:
         """Load a local file in a fresh tab and wait until it has loaded."""
         url = path.resolve().as_uri()
         target = self.send("Target.createTarget", {"url": url})["targetId"]
-        self.session = self.send(
-            "Target.attachToTarget", {"targetId": target, "flatten": True}
-        )["sessionId"]
+        self.session = self.send("Target.attachToTarget", {"targetId": target, "flatten": True})[
+            "sessionId"
+        ]
         deadline = time.monotonic() + self.timeout
         loaded = f"location.href === {json.dumps(url)} && document.readyState === 'complete'"
         while not self.evaluate(loaded):
@@ -129,7 +131,7 @@ class Chromium:
         os.close(self._from_child)
         shutil.rmtree(self.profile, ignore_errors=True)
 
-    def __enter__(self) -> Chromium:
+    def __enter__(self):
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -57,11 +57,15 @@ def test_conflicting_options_and_bad_formats_are_errors(tmp_path):
         app, ["build", str(bank), "--roster", "r.csv", "--variants", "2", "-o", str(tmp_path / "o")]
     )
     assert both.exit_code == 1 and "error: give either --roster or --variants" in both.output
-    fmt = runner.invoke(app, ["build", str(bank), "--format", "pdf,epub", "-o", str(tmp_path / "o")])
+    fmt = runner.invoke(
+        app, ["build", str(bank), "--format", "pdf,epub", "-o", str(tmp_path / "o")]
+    )
     assert fmt.exit_code == 1 and "error: unknown format 'epub'" in fmt.output
 
 
 def test_a_missing_bank_is_an_error_not_a_traceback(tmp_path):
-    result = CliRunner().invoke(app, ["build", str(tmp_path / "nowhere"), "-o", str(tmp_path / "o")])
+    result = CliRunner().invoke(
+        app, ["build", str(tmp_path / "nowhere"), "-o", str(tmp_path / "o")]
+    )
     assert result.exit_code == 1, result.output
     assert result.output.startswith("error: ") and "Traceback" not in result.output

@@ -15,6 +15,7 @@ from mmexam.build.view import paper_view
 from mmexam.errors import BuildError
 from mmexam.paths import TEMPLATES
 
+
 @pytest.fixture(scope="module")
 def paper():
     return draw_paper(load_bank(SMALL_BANK), 1, "A", variant="A")
