@@ -91,7 +91,7 @@ class CallOutcome:
     devices: tuple[str, ...] = ()  # device of each returned tensor inside the sandbox
     inputs_after: tuple | None = None  # the positional args as they were after the call
     seconds: float = 0.0  # wall-clock time of the round trip, trusted clock
-    grads: tuple | None = None  # from StudentModule.grad: d(output)/d(arg), shaped like args
+    grads: tuple | None = None  # with call(..., vjp=g): gradient per arg, shaped like args
     kwargs_after: dict[str, Any] | None = None  # the keyword args after the call
 
 
@@ -739,6 +739,7 @@ class StudentModule:
         self.functions: tuple[str, ...] = ()
         self.load_error: str | None = None
         self.children = 0  # how many children this submission used (1 unless it crashed)
+        self._seq = 0
         if len(self._source) > MAX_SOURCE:
             self.load_error = f"the file is larger than {MAX_SOURCE >> 10} KiB"
             return
@@ -751,7 +752,7 @@ class StudentModule:
         self.children += 1
         self._pid, self._conn = self._sandbox._spawn()
         reply, error = self._roundtrip(
-            pack_frame({"kind": "load", "filename": self.filename}, self._source), 1 << 20
+            {"kind": "load", "filename": self.filename}, self._source, 1 << 20
         )
         if error is not None:
             return error + " at import"
@@ -803,10 +804,13 @@ class StudentModule:
         return "process ended"
 
     def _roundtrip(
-        self, frame: bytes, max_blob: int
+        self, meta: dict, blob: bytes, max_blob: int
     ) -> tuple[tuple[dict, bytes] | None, str | None]:
         """Send one request and read the reply; on any failure end the child and say why."""
         assert self._conn is not None
+        self._seq += 1
+        seq = self._seq
+        frame = pack_frame({**meta, "seq": seq}, blob)
         now = time.monotonic()
         if now >= self._deadline:
             self._end(0.0)
@@ -814,7 +818,10 @@ class StudentModule:
         per_call = self._limits.seconds_per_call + (15.0 if self._sandbox.device != "cpu" else 0)
         deadline = min(self._deadline, now + per_call)
         try:
-            return self._conn.exchange(frame, deadline, max_blob), None
+            reply = self._conn.exchange(frame, deadline, max_blob)
+            if reply[0].get("seq") != seq:
+                raise _BadFrame("sent a reply out of order (a forged or stale frame)")
+            return reply, None
         except _Timeout:
             if deadline >= self._deadline:
                 reason = self._wall_message()
@@ -854,26 +861,24 @@ class StudentModule:
         return text if len(text) <= cap + 200 else text[:cap] + "\n[... output cut]\n"
 
     def call(
-        self, function: str, *args: Any, memory_mb: int | None = None, **kwargs: Any
-    ) -> CallOutcome:
-        """Call `function(*args, **kwargs)` in the sandbox and return what came back."""
-        return self._call(function, args, kwargs, memory_mb, upstream=None)
-
-    def grad(
         self,
         function: str,
         *args: Any,
-        upstream: Any,
         memory_mb: int | None = None,
+        vjp: Any = None,
         **kwargs: Any,
     ) -> CallOutcome:
-        """Call `function`, then backpropagate `upstream` (a tensor, or a tuple, one per output).
+        """Call `function(*args, **kwargs)` in the sandbox and return what came back.
 
-        Every floating-point tensor argument requires grad inside the sandbox;
-        `outcome.grads` is shaped like `args` with each tensor replaced by its
-        gradient (None where it got none), and `outcome.value` is the output.
+        `memory_mb` lowers the memory limit for this call (never above
+        `Limits.memory_mb`). With `vjp` (the upstream gradient: a tensor, or a
+        tuple with one per output) every floating-point tensor argument
+        requires grad inside the sandbox, the output is backpropagated with
+        `vjp`, and `outcome.grads` is shaped like `args` with each tensor
+        replaced by its gradient (None where none reached it). `memory_mb` and
+        `vjp` are therefore never passed on to the student's function.
         """
-        return self._call(function, args, kwargs, memory_mb, upstream=upstream)
+        return self._call(function, args, kwargs, memory_mb, upstream=vjp)
 
     def _call(self, function, args, kwargs, memory_mb, upstream) -> CallOutcome:
         import torch
@@ -904,8 +909,9 @@ class StudentModule:
             ups = upstream if isinstance(upstream, tuple) else (upstream,)
             n_out = len(ups)
             meta["grad"] = {"upstream": [encoder.tensor(u, leaf=False)["T"] for u in ups]}
-        frame = pack_frame(meta, encoder.blob())
-        reply, error = self._roundtrip(frame, (self._limits.result_mb << 20) * 3 + (1 << 20))
+        reply, error = self._roundtrip(
+            meta, encoder.blob(), (self._limits.result_mb << 20) * 3 + (1 << 20)
+        )
         seconds = time.monotonic() - start
         if error is not None:
             return CallOutcome(ok=False, error=error, seconds=seconds)

@@ -112,6 +112,7 @@ class _Child:
         self.device = config["device"]
         self.module: types.ModuleType | None = None
         self.filename = "submission.py"
+        self.seq = 0  # echoed in every reply, so a stale or forged frame is told apart
         self.cpu_hard = resource.getrlimit(resource.RLIMIT_CPU)[1]
         self.as_hard = resource.getrlimit(resource.RLIMIT_AS)[1]
 
@@ -166,7 +167,7 @@ class _Child:
                 stream.flush()
             except Exception:
                 pass
-        self.sock.sendall(pack_frame(meta, blob))
+        self.sock.sendall(pack_frame({**meta, "seq": self.seq}, blob))
 
     def describe(self, exc: BaseException, where: str = "") -> str:
         """'raised ValueError: msg (fusion.py, line 3)', never raising itself."""
@@ -396,6 +397,7 @@ class _Child:
             except (EOFError, OSError, ValueError):
                 return
             kind = meta.get("kind")
+            self.seq = meta.get("seq", 0)
             if kind == "load":
                 self.load(meta, blob)
             elif kind == "call":
