@@ -86,6 +86,8 @@ def _space(body: Any) -> dict[str, Any] | None:
         return None
     else:
         style, height = DEFAULT_SPACE[body.kind]
+        if body.kind == "code":  # more functions to write, more room
+            height = min(height + 4.0 * (len(body.functions) - 1), 20.0)
     return {"style": style, "height_cm": height, "lines": max(1, round(height / 0.9))}
 
 
