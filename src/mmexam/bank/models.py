@@ -21,7 +21,9 @@ Letter = Annotated[str, Field(pattern=r"^[a-z]$", description="An option letter:
 
 
 class Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # coerce_numbers_to_str: an option or text written as a bare number in
+    # YAML (`- 12`) is the text "12", not a type error.
+    model_config = ConfigDict(extra="forbid", frozen=True, coerce_numbers_to_str=True)
 
 
 # ---------------------------------------------------------------- pieces

@@ -1,0 +1,310 @@
+"""Check what questions say: parameter templates and Markdown/LaTeX markup.
+
+Templates: every templated string of a parameterised question is rendered
+for several drawn values — every combination when there are at most 64,
+else all-smallest, all-largest and six seeded random draws — and must
+render; a numeric answer must render to a number; options must stay
+distinct for every draw; every parameter must be used; a question without
+params must not contain template syntax.
+
+Markup: every text, option, solution, explanation, reference, rubric
+description and the blueprint's printed strings go through
+`markup.scan`; each distinct formula is converted once with tex2typst and
+latex2mathml, and the Typst results are checked in one compile. Verdicts
+are remembered across runs (`mathcache`).
+"""
+
+from __future__ import annotations
+
+import itertools
+import random
+import re
+import zlib
+from dataclasses import dataclass
+from typing import Any
+
+from mmexam import markup
+from mmexam.bank import params as P
+from mmexam.bank.context import Context, Entry
+from mmexam.bank.explain import did_you_mean, dotted
+from mmexam.bank.mathcache import MathVerdicts
+from mmexam.bank.reader import Document
+from mmexam.bank.rules import LETTERS, check_distinct_options, part_label
+
+MAX_COMBINATIONS = 64
+RANDOM_DRAWS = 6
+MARKUP_DRAWS = 3
+
+# Strings that are not Markdown: grading hints and answers.
+_NOT_MARKUP = frozenset({"keywords", "regex", "answer", "answers"})
+# Jinja-looking text in a question without params: `{{ name }}` (spaces
+# inside, unlike LaTeX's `x^{{2}}`) or a `{% ... %}` block.
+_STRAY_TEMPLATE = re.compile(r"\{\{\s+[^{}]*?\s+\}\}|\{%.*?%\}")
+
+
+@dataclass
+class _Site:
+    """Where a string lives: enough to report a problem at its line."""
+
+    file: str
+    doc: Document
+    path: tuple  # full data path in the file
+    qid: str | None
+    text: str
+    field: str
+    note: str = ""  # e.g. "for d_a=2, d_b=3: "
+
+
+# ---------------------------------------------------------------- draws
+
+
+def draws(question: Any) -> list[dict[str, Any]]:
+    """The parameter values validation renders with (see module docstring)."""
+    items = list(question.params.items())
+    sizes = [P.param_size(p) for _, p in items]
+    total = 1
+    for size in sizes:
+        total *= size
+        if total > MAX_COMBINATIONS:
+            break
+    if total <= MAX_COMBINATIONS:
+        names = [name for name, _ in items]
+        return [
+            dict(zip(names, combo))
+            for combo in itertools.product(*(list(P.param_values(p)) for _, p in items))
+        ]
+    low = {name: P.param_extremes(p)[0] for name, p in items}
+    high = {name: P.param_extremes(p)[1] for name, p in items}
+    rng = random.Random(zlib.crc32(question.id.encode()))
+    chosen = [low, high] + [
+        {name: P.draw_value(p, rng) for name, p in items} for _ in range(RANDOM_DRAWS)
+    ]
+    unique: dict[tuple, dict[str, Any]] = {}
+    for values in chosen:
+        unique.setdefault(tuple(sorted((k, repr(v)) for k, v in values.items())), values)
+    return list(unique.values())
+
+
+def _markup_draws(all_draws: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    if len(all_draws) <= MARKUP_DRAWS:
+        return all_draws
+    middle = all_draws[len(all_draws) // 2]
+    return [all_draws[0], all_draws[-1], middle]
+
+
+def _show(values: dict[str, Any]) -> str:
+    return ", ".join(f"{k}={v}" for k, v in values.items())
+
+
+# ---------------------------------------------------------------- templates
+
+
+def check_templates(ctx: Context, entry: Entry, sites: list[_Site]) -> None:
+    """Render a question's templates; collect the strings to check as markup in `sites`."""
+    question = entry.question
+    data = question.model_dump(mode="python")
+    strings = list(P.templated_strings(data))
+    if not question.params:
+        for path, text in strings:
+            stray = _STRAY_TEMPLATE.search(text)
+            if stray:
+                ctx.at(
+                    entry,
+                    path,
+                    f"{dotted(path)}: '{stray.group()}' looks like a template, but "
+                    "the question has no params — add params, or remove the braces",
+                )
+        sites.extend(_sites(entry, data))
+        return
+
+    names = set(question.params)
+    used: set[str] = set()
+    broken = False
+    for path, text in strings:
+        if not P.is_template(text):
+            continue
+        try:
+            variables = P.template_variables(text)
+        except P.TemplateFailure as failure:
+            ctx.at(
+                entry, path, f"{dotted(path)}: {failure.reason} — fix the {{{{ ... }}}} expression"
+            )
+            broken = True
+            continue
+        used |= variables
+        for name in sorted(variables - names):
+            ctx.at(
+                entry,
+                path,
+                f"{dotted(path)}: template uses '{name}', which is not a "
+                f"parameter — {did_you_mean(name, names, listing='params are:')}",
+            )
+            broken = True
+    for name in question.params:
+        if name not in used:
+            ctx.at(
+                entry,
+                ("params", name),
+                f"parameter '{name}' is never used — use "
+                f"{{{{ {name} }}}} in the text or answers, or remove it",
+                key=True,
+            )
+    if broken:
+        return
+
+    every = draws(question)
+    for_markup = {id(v) for v in _markup_draws(every)}
+    reported: set[tuple] = set()
+    for values in every:
+        note = f"for {_show(values)}: "
+        try:
+            rendered = P.render_data(data, values)
+        except P.TemplateFailure as failure:
+            key = (failure.path, failure.reason.split(" for ")[0])
+            if key not in reported:
+                reported.add(key)
+                ctx.at(
+                    entry,
+                    failure.path,
+                    f"{dotted(failure.path)}: {note}{failure.reason} — fix "
+                    "the template or the parameter ranges",
+                )
+            continue
+        _check_rendered_options(ctx, entry, rendered, note, reported)
+        if id(values) in for_markup:
+            sites.extend(_sites(entry, rendered, note))
+
+
+def _check_rendered_options(
+    ctx: Context, entry: Entry, rendered: dict, note: str, reported: set[tuple]
+) -> None:
+    bodies = [((), rendered)]
+    bodies += [(("parts", k), part) for k, part in enumerate(rendered.get("parts") or [])]
+    for sub, body in bodies:
+        if body.get("kind") not in ("mcq", "multi_select"):
+            continue
+        texts = [o if isinstance(o, str) else o["text"] for o in body["options"]]
+        if len({" ".join(t.split()).casefold() for t in texts}) == len(texts):
+            continue
+        if (sub, "options") in reported:
+            continue
+        reported.add((sub, "options"))
+        label = f"part {part_label(sub[1], entry.question.parts[sub[1]])}: " if sub else ""
+        check_distinct_options(ctx, entry, sub, body["options"], label, note)
+
+
+def _sites(entry: Entry, data: dict, note: str = "") -> list[_Site]:
+    out = []
+    for path, text in P.templated_strings(data):
+        if any(step in _NOT_MARKUP for step in path if isinstance(step, str)):
+            continue
+        out.append(
+            _Site(entry.file, entry.doc, (*entry.path, *path), entry.qid, text, dotted(path), note)
+        )
+    return out
+
+
+def blueprint_sites(ctx: Context) -> list[_Site]:
+    if ctx.blueprint is None or ctx.blueprint_doc is None:
+        return []
+    blueprint = ctx.blueprint
+    out = []
+    for key in ("course", "title", "term", "instructions"):
+        text = getattr(blueprint, key)
+        if text:
+            out.append(_Site(ctx.blueprint_file, ctx.blueprint_doc, (key,), None, text, key))
+    for k, part in enumerate(blueprint.parts):
+        for key in ("title", "instructions"):
+            text = getattr(part, key)
+            if text:
+                out.append(
+                    _Site(
+                        ctx.blueprint_file,
+                        ctx.blueprint_doc,
+                        ("parts", k, key),
+                        f"part {part.id}",
+                        text,
+                        f"parts[{k}].{key}",
+                    )
+                )
+    return out
+
+
+# ---------------------------------------------------------------- markup
+
+
+def _locate(site: _Site, needle: str) -> tuple[int, int]:
+    """The line:col of `needle` inside the site's string, else the string's own position."""
+    line, col = site.doc.where(site.path)
+    if not needle:
+        return line, col
+    lines = site.doc.lines
+    first = needle.strip().split("\n")[0].strip("…")
+    if not first:
+        return line, col
+    stop = min(len(lines), line + site.text.count("\n") + 2)
+    for number in range(line, stop + 1):
+        found = lines[number - 1].find(first) if 0 < number <= len(lines) else -1
+        if found >= 0:
+            return number, found + 1
+    return line, col
+
+
+def check_markup(
+    ctx: Context, sites: list[_Site], verdicts: MathVerdicts, typeset: bool = True
+) -> None:
+    occurrences: dict[str, list[_Site]] = {}
+    reported: set[tuple] = set()
+    for site in sites:
+        found = markup.scan(site.text)
+        if found.problem is not None:
+            key = (site.file, site.path, found.problem.reason)
+            if key not in reported:
+                reported.add(key)
+                line, col = _locate(site, found.problem.snippet)
+                ctx.add(site.file, line, col, site.qid, f"{site.field}: {site.note}{found.problem}")
+        for formula in found.formulas:
+            occurrences.setdefault(formula.tex, []).append(site)
+
+    pending: dict[str, str] = {}
+    for tex in occurrences:
+        if tex in verdicts:
+            continue
+        try:
+            typst_math = markup.math_to_typst(tex)
+            markup.math_to_mathml(tex)
+        except markup.MarkupError as error:
+            verdicts.set(tex, str(error))
+            continue
+        if typeset:
+            pending[tex] = typst_math
+        else:
+            verdicts.set(tex, None)
+    if pending:
+        failures = markup.check_typst_math(list(pending.values()))
+        for tex, typst_math in pending.items():
+            failure = failures.get(typst_math)
+            verdicts.set(
+                tex,
+                None
+                if failure is None
+                else (
+                    f"math '${tex}$' cannot be typeset: Typst says '{failure}' (converted to "
+                    f"'{typst_math}') — rewrite the formula with standard commands"
+                ),
+            )
+
+    for tex, places in occurrences.items():
+        message = verdicts.get(tex)
+        if message is None:
+            continue
+        for site in places:
+            key = (site.file, site.path, tex)
+            if key in reported:
+                continue
+            reported.add(key)
+            line, col = _locate(site, tex)
+            ctx.add(site.file, line, col, site.qid, f"{site.field}: {site.note}{message}")
+
+
+__all__ = ["LETTERS", "blueprint_sites", "check_markup", "check_templates", "draws"]

@@ -1,0 +1,431 @@
+"""The bank's consistency rules, beyond what each question's schema says.
+
+Each rule adds `Problem`s to the `Context`, at the line of the value that
+is wrong, with a message saying what to change:
+
+- ids are unique across files (both places are reported);
+- a question's part and topics exist in exam.yaml;
+- mcq/multi_select answers name real options, options are distinct (so
+  exactly one is correct), rubric items add up to the points, regexes compile;
+- a problem's parts add up to its points, and each question is worth what
+  its blueprint part gives it (part points / pick);
+- code questions name a task folder in graders/ and functions its
+  starter.py defines (read with `ast`, never imported);
+- every question has a solution or explanation;
+- the blueprint: part ids unique, totals match total_points/bonus_points,
+  pool ids and topics exist, and every pool holds enough questions.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+import string
+from pathlib import Path
+from typing import Any
+
+from mmexam.bank.bank import in_pool
+from mmexam.bank.context import Context, Entry
+from mmexam.bank.explain import did_you_mean
+from mmexam.bank.models import (
+    Code,
+    CodePart,
+    Mcq,
+    McqPart,
+    MultiSelect,
+    MultiSelectPart,
+    Open,
+    OpenPart,
+    Problem,
+    ShortAnswer,
+    ShortAnswerPart,
+)
+
+LETTERS = string.ascii_lowercase
+EPS = 1e-9
+
+
+def letters(count: int) -> str:
+    return ", ".join(LETTERS[:count])
+
+
+def span(count: int) -> str:
+    return f"a–{LETTERS[count - 1]}" if count > 1 else "a"
+
+
+def part_label(index: int, part: Any) -> str:
+    if part.label:
+        return part.label
+    return f"({LETTERS[index]})" if index < len(LETTERS) else f"({index + 1})"
+
+
+def option_text(option: Any) -> str:
+    return option if isinstance(option, str) else option.text
+
+
+def normalise(text: str) -> str:
+    return " ".join(text.split()).casefold()
+
+
+# ---------------------------------------------------------------- ids
+
+
+def check_ids(ctx: Context) -> None:
+    seen: dict[str, list[Entry]] = {}
+    for entry in ctx.entries:
+        qid = entry.data.get("id") if isinstance(entry.data, dict) else None
+        if isinstance(qid, str):
+            seen.setdefault(qid, []).append(entry)
+    for qid, entries in seen.items():
+        if len(entries) < 2:
+            continue
+        for entry in entries:
+            others = [e for e in entries if e is not entry]
+            where = ", ".join(f"{o.file}:{o.doc.where((*o.path, 'id'))[0]}" for o in others)
+            ctx.at(
+                entry,
+                ("id",),
+                f"duplicate id '{qid}' — also at {where}; ids must be unique "
+                "across the bank, rename one",
+            )
+
+
+# ---------------------------------------------------------------- per question
+
+
+def check_question(ctx: Context, entry: Entry) -> None:
+    question = entry.question
+    blueprint = ctx.blueprint
+    if blueprint is not None:
+        part_ids = [p.id for p in blueprint.parts]
+        if question.part not in part_ids:
+            ctx.at(
+                entry,
+                ("part",),
+                f"part '{question.part}' is not in exam.yaml — "
+                f"{did_you_mean(question.part, part_ids)}",
+            )
+        else:
+            check_worth(ctx, entry, next(p for p in blueprint.parts if p.id == question.part))
+        for k, topic in enumerate(question.topics):
+            if topic not in blueprint.topics:
+                ctx.at(
+                    entry,
+                    ("topics", k),
+                    f"topic '{topic}' is not in exam.yaml's topics — "
+                    f"{did_you_mean(topic, list(blueprint.topics))} (or add it to exam.yaml)",
+                )
+    if isinstance(question, Problem):
+        total = sum(p.points for p in question.parts)
+        if question.points is not None and abs(question.points - total) > EPS:
+            ctx.at(
+                entry,
+                ("points",),
+                f"points is {question.points:g} but the parts add up to "
+                f"{total:g} — make them equal, or leave points out",
+            )
+        has_key = bool(question.solution or question.explanation)
+        for k, part in enumerate(question.parts):
+            check_body(ctx, entry, ("parts", k), part, f"part {part_label(k, part)}: ")
+            if not has_key and not (part.solution or part.explanation):
+                ctx.at(
+                    entry,
+                    ("parts", k),
+                    f"part {part_label(k, part)} has no solution or "
+                    "explanation — add one (the answer key and feedback show it), or give "
+                    "the problem a solution",
+                )
+    else:
+        check_body(ctx, entry, (), question, "")
+        if not (question.solution or question.explanation):
+            ctx.at(
+                entry,
+                (),
+                "no solution or explanation — add one (the answer key and feedback show it)",
+            )
+
+
+def check_worth(ctx: Context, entry: Entry, part: Any) -> None:
+    question = entry.question
+    expected = part.points / part.pick
+    if isinstance(question, Problem):
+        worth = (
+            question.points
+            if question.points is not None
+            else sum(p.points for p in question.parts)
+        )
+        what = "worth" if question.points is not None else "its parts add up to"
+    else:
+        worth, what = question.points, "worth"
+    if abs(worth - expected) <= EPS:
+        return
+    where = ("points",) if isinstance(entry.data, dict) and "points" in entry.data else ()
+    each = "each question" if part.pick > 1 else "its question"
+    ctx.at(
+        entry,
+        where,
+        f"{what} {worth:g} points, but part '{part.id}' gives {each} "
+        f"{expected:g} ({part.points:g} points / {part.pick} picked) — make it worth "
+        f"{expected:g}",
+    )
+
+
+def check_body(ctx: Context, entry: Entry, sub: tuple, body: Any, label: str) -> None:
+    if isinstance(body, (Mcq, McqPart)):
+        count = len(body.options)
+        index = LETTERS.find(body.answer)
+        if index >= count:
+            ctx.at(
+                entry,
+                (*sub, "answer"),
+                f"{label}answer '{body.answer}' is not one of the "
+                f"options {span(count)} — use one of {letters(count)}",
+            )
+        check_distinct_options(ctx, entry, sub, body.options, label)
+    elif isinstance(body, (MultiSelect, MultiSelectPart)):
+        count = len(body.options)
+        seen: set[str] = set()
+        for k, answer in enumerate(body.answers):
+            if LETTERS.find(answer) >= count:
+                ctx.at(
+                    entry,
+                    (*sub, "answers", k),
+                    f"{label}answer '{answer}' is not one of the "
+                    f"options {span(count)} — use letters from {letters(count)}",
+                )
+            if answer in seen:
+                ctx.at(
+                    entry,
+                    (*sub, "answers", k),
+                    f"{label}answer '{answer}' is listed twice — list each correct option once",
+                )
+            seen.add(answer)
+        check_distinct_options(ctx, entry, sub, body.options, label)
+    elif isinstance(body, (ShortAnswer, ShortAnswerPart, Open, OpenPart)):
+        total = sum(item.points for item in body.rubric)
+        if abs(total - body.points) > EPS:
+            ctx.at(
+                entry,
+                (*sub, "points"),
+                f"{label}points is {body.points:g} but the rubric "
+                f"items add up to {total:g} — make them equal",
+            )
+        for k, item in enumerate(body.rubric):
+            if item.regex is None:
+                continue
+            try:
+                re.compile(item.regex)
+            except re.error as error:
+                ctx.at(
+                    entry,
+                    (*sub, "rubric", k, "regex"),
+                    f"{label}rubric[{k}].regex is not a "
+                    f"valid regular expression ({error}) — fix it",
+                )
+    elif isinstance(body, (Code, CodePart)):
+        check_code(ctx, entry, sub, body, label)
+    numeric = getattr(body, "kind", None) == "numeric"
+    if numeric and isinstance(body.answer, str) and not entry.question.params:
+        try:
+            float(body.answer)
+        except ValueError:
+            ctx.at(
+                entry,
+                (*sub, "answer"),
+                f"{label}answer '{body.answer}' is not a number "
+                "— write a number, or add params to make it a template",
+            )
+
+
+def check_distinct_options(
+    ctx: Context, entry: Entry, sub: tuple, options: list[Any], label: str, values: str = ""
+) -> bool:
+    """Report options that read the same; True when all are distinct."""
+    first: dict[str, int] = {}
+    clean = True
+    for k, option in enumerate(options):
+        text = normalise(option_text(option))
+        if text in first:
+            j = first[text]
+            ctx.at(
+                entry,
+                (*sub, "options", k),
+                f"{label}{values}options {LETTERS[j]} and "
+                f"{LETTERS[k]} read the same ('{option_text(option).strip()[:40]}') — make "
+                "every option different, so exactly the keyed ones are correct",
+            )
+            clean = False
+        else:
+            first[text] = k
+    return clean
+
+
+# ---------------------------------------------------------------- code tasks
+
+
+class Tasks:
+    """What graders/ holds: task folders and the functions their starter.py defines."""
+
+    def __init__(self, graders: Path) -> None:
+        self.graders = graders
+        self._functions: dict[str, set[str] | str] = {}
+
+    def names(self) -> list[str]:
+        if not self.graders.is_dir():
+            return []
+        return sorted(
+            p.name
+            for p in self.graders.iterdir()
+            if p.is_dir() and not p.name.startswith((".", "_"))
+        )
+
+    def functions(self, task: str) -> set[str] | str:
+        """The starter's top-level function names, or a message saying what is missing."""
+        if task not in self._functions:
+            self._functions[task] = self._read(task)
+        return self._functions[task]
+
+    def _read(self, task: str) -> set[str] | str:
+        folder = self.graders / task
+        if not self.graders.is_dir():
+            return (
+                f"there is no graders folder at {self.graders} — code questions need "
+                "graders/<task>/starter.py"
+            )
+        if not folder.is_dir():
+            return (
+                f"task '{task}' is not a folder in {self.graders} — "
+                f"{did_you_mean(task, self.names(), listing='tasks:')}"
+            )
+        starter = folder / "starter.py"
+        if not starter.is_file():
+            return f"task '{task}' has no starter.py in {folder} — add the stub students start from"
+        try:
+            tree = ast.parse(starter.read_bytes(), filename=str(starter))
+        except (SyntaxError, ValueError) as error:
+            line = getattr(error, "lineno", None)
+            return (
+                f"{starter} does not parse (line {line}: {getattr(error, 'msg', error)}) — "
+                "fix the starter"
+            )
+        return {
+            node.name
+            for node in tree.body
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
+        }
+
+
+def check_code(ctx: Context, entry: Entry, sub: tuple, body: Any, label: str) -> None:
+    tasks: Tasks = ctx.tasks
+    defined = tasks.functions(body.task)
+    if isinstance(defined, str):
+        ctx.at(entry, (*sub, "task"), f"{label}{defined}")
+        return
+    starter = tasks.graders / body.task / "starter.py"
+    for k, function in enumerate(body.functions):
+        if function not in defined:
+            hint = (
+                did_you_mean(function, defined, listing="it defines:")
+                if defined
+                else "it defines no functions"
+            )
+            ctx.at(
+                entry,
+                (*sub, "functions", k),
+                f"{label}function '{function}' is not defined in {starter} — {hint}",
+            )
+
+
+# ---------------------------------------------------------------- blueprint
+
+
+def check_blueprint(ctx: Context) -> None:
+    blueprint = ctx.blueprint
+    if blueprint is None:
+        return
+    seen: dict[str, int] = {}
+    for k, part in enumerate(blueprint.parts):
+        if part.id in seen:
+            ctx.at_blueprint(
+                ("parts", k, "id"),
+                f"duplicate part id '{part.id}' (also "
+                f"parts[{seen[part.id]}]) — give each part its own id",
+                label=f"part {part.id}",
+            )
+        seen.setdefault(part.id, k)
+
+    doc = ctx.blueprint_doc
+    assert doc is not None
+    for bonus, key in ((False, "total_points"), (True, "bonus_points")):
+        total = sum(p.points for p in blueprint.parts if p.bonus == bonus)
+        declared = blueprint.total_points if not bonus else blueprint.bonus_points
+        if abs(total - declared) > EPS:
+            kind = "bonus" if bonus else "non-bonus"
+            where = (key,) if key in doc.data else ()
+            ctx.at_blueprint(
+                where,
+                f"the {kind} parts add up to {total:g} points, but {key} is "
+                f"{declared:g} — make them agree",
+            )
+
+    valid_ids = {
+        e.data.get("id"): e
+        for e in ctx.entries
+        if isinstance(e.data, dict) and isinstance(e.data.get("id"), str)
+    }
+    for k, part in enumerate(blueprint.parts):
+        label = f"part {part.id}"
+        for j, qid in enumerate(part.pool.ids or []):
+            entry = valid_ids.get(qid)
+            if entry is None:
+                ctx.at_blueprint(
+                    ("parts", k, "pool", "ids", j),
+                    f"pool id '{qid}' is not a "
+                    f"question in the bank — {did_you_mean(qid, list(valid_ids))}",
+                    label=label,
+                )
+            elif entry.data.get("part") != part.id:
+                ctx.at_blueprint(
+                    ("parts", k, "pool", "ids", j),
+                    f"question '{qid}' belongs to "
+                    f"part '{entry.data.get('part')}', not '{part.id}' — change its "
+                    "part or drop it from the pool",
+                    label=label,
+                )
+        for j, topic in enumerate(part.pool.topics or []):
+            if topic not in blueprint.topics:
+                ctx.at_blueprint(
+                    ("parts", k, "pool", "topics", j),
+                    f"pool topic '{topic}' is "
+                    f"not in topics — {did_you_mean(topic, list(blueprint.topics))}",
+                    label=label,
+                )
+        check_pool(ctx, k, part)
+
+
+def check_pool(ctx: Context, index: int, part: Any) -> None:
+    """Enough questions for `pick`: counted from what authors wrote, valid or not,
+    so one typo does not also report an unfillable pool."""
+    count = 0
+    for entry in ctx.entries:
+        data = entry.data
+        if not isinstance(data, dict):
+            continue
+        topics = data.get("topics") if isinstance(data.get("topics"), list) else []
+        if in_pool(str(data.get("id")), data.get("part"), topics, part):
+            count += 1
+    if count >= part.pick:
+        return
+    narrowed = []
+    if part.pool.ids is not None:
+        narrowed.append("listed in pool.ids")
+    if part.pool.topics is not None:
+        narrowed.append(f"tagged with one of {', '.join(part.pool.topics)}")
+    which = f"questions with part: {part.id}" + (f" {' and '.join(narrowed)}" if narrowed else "")
+    ctx.at_blueprint(
+        ("parts", index, "pick"),
+        f"part '{part.id}' draws {part.pick} "
+        f"question{'s' if part.pick != 1 else ''} but its pool has {count} — add "
+        f"{which}, or lower pick",
+        label=f"part {part.id}",
+    )
