@@ -556,6 +556,7 @@ class Sandbox:
             worker = str(WORKER)
             prefix = []
             child_env = {**os.environ, **env}
+        self.uid = uid  # the unprivileged uid student code runs as (bwrap as root), else None
         fd = theirs.fileno()
         config = self._config(uid)
         command = [*prefix, sys.executable, "-I", "-B", worker, str(fd), json.dumps(config)]

@@ -1,0 +1,365 @@
+"""The sandbox runs student code in a separate, limited process and returns plain tensors.
+
+Every test here uses the real sandbox (bubblewrap where installed). The
+hostile fixtures in tests/fixtures/hostile/ each declare on their second
+line what they must get: `error` (the call fails), `load_error` (the import
+fails), `wrong` (whatever comes back is not the right answer) or `honest`
+(the attack achieved nothing and the honest code's answer comes back). A
+file whose attack works says so with "LEAKED" in its error.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from mmexam.errors import SandboxError
+from mmexam.grade import sandbox as sandbox_module
+from mmexam.grade.modules import ModuleSpec
+from mmexam.grade.sandbox import Limits, Sandbox, SandboxWarning
+
+pytestmark = pytest.mark.sandbox
+
+REPO = Path(__file__).resolve().parents[2]
+HOSTILE = Path(__file__).resolve().parents[1] / "fixtures" / "hostile"
+REFERENCE = REPO / "graders" / "fusion" / "reference.py"
+LIMITS = Limits(
+    cpu_seconds_per_call=1.0,
+    wall_seconds_per_submission=8.0,
+    memory_mb=512,
+    max_processes=32,
+    output_bytes=4096,
+)
+HOST_FILES = [
+    Path("/tmp/mmexam-hostile-escape.txt"),
+    Path("/tmp/mmexam-hostile-thread-marker"),
+    REPO / "escape-from-sandbox.txt",
+    Path("/usr/escape-from-sandbox.txt"),
+    Path("/etc/escape-from-sandbox.txt"),
+]
+
+FUSION = """
+import torch
+
+def tensor_fusion(x_a, x_b):
+    za = torch.cat([x_a, x_a.new_ones(x_a.shape[0], 1)], dim=1)
+    zb = torch.cat([x_b, x_b.new_ones(x_b.shape[0], 1)], dim=1)
+    return (za[:, :, None] * zb[:, None, :]).reshape(x_a.shape[0], -1)
+
+def pair(x0, x1, t):
+    return (1 - t) * x0 + t * x1, x1 - x0
+
+def scale_in_place(x):
+    x.mul_(2)
+    return x
+
+def euler_sample(x0, velocity, steps):
+    x = x0
+    for k in range(steps):
+        x = x + velocity(x, k / steps) / steps
+    return x
+
+def as_float(x):
+    return float(x.sum())
+"""
+
+
+def expected_fusion(x_a: torch.Tensor, x_b: torch.Tensor) -> torch.Tensor:
+    za = torch.cat([x_a, torch.ones(x_a.shape[0], 1, dtype=x_a.dtype)], dim=1)
+    zb = torch.cat([x_b, torch.ones(x_b.shape[0], 1, dtype=x_b.dtype)], dim=1)
+    return torch.einsum("bi,bj->bij", za, zb).reshape(x_a.shape[0], -1)
+
+
+@pytest.fixture(scope="module")
+def sandbox():
+    box = Sandbox(LIMITS)
+    yield box
+    box.close()
+
+
+def inputs(seed: int = 0, dtype: torch.dtype = torch.float32):
+    gen = torch.Generator().manual_seed(seed)
+    return torch.randn(3, 2, generator=gen, dtype=dtype), torch.randn(
+        3, 4, generator=gen, dtype=dtype
+    )
+
+
+def test_calls_return_plain_tensors_of_the_right_values(sandbox):
+    with sandbox.open(FUSION, "fusion.py") as student:
+        assert student.load_error is None
+        assert student.has_function("tensor_fusion") and not student.has_function("missing")
+        for seed, dtype in ((0, torch.float32), (1, torch.float64)):
+            x_a, x_b = inputs(seed, dtype)
+            outcome = student.call("tensor_fusion", x_a, x_b)
+            assert outcome.ok, outcome.error
+            assert type(outcome.value) is torch.Tensor
+            assert outcome.value.dtype == dtype
+            torch.testing.assert_close(outcome.value, expected_fusion(x_a, x_b))
+            assert outcome.devices == ("cpu",)
+        one = student.call("tensor_fusion", torch.ones(1, 1), torch.ones(1, 1))
+        assert one.ok and one.value.shape == (1, 4)
+        x0, x1 = torch.zeros(2, 3), torch.ones(2, 3)
+        pair = student.call("pair", x0, x1, 0.25)
+        assert pair.ok and isinstance(pair.value, tuple) and len(pair.value) == 2
+        torch.testing.assert_close(pair.value[0], torch.full((2, 3), 0.25))
+        assert pair.devices == ("cpu", "cpu")
+        scalar = student.call("as_float", torch.ones(3))
+        assert not scalar.ok and scalar.error == "returned float, expected torch.Tensor"
+        missing = student.call("missing", torch.ones(1))
+        assert not missing.ok and "has no function 'missing'" in missing.error
+
+
+def test_inputs_after_show_in_place_changes_and_the_callers_tensors_stay_intact(sandbox):
+    x = torch.ones(3)
+    with sandbox.open(FUSION, "fusion.py") as student:
+        outcome = student.call("scale_in_place", x)
+        untouched = student.call("tensor_fusion", *inputs())
+    assert outcome.ok
+    torch.testing.assert_close(outcome.inputs_after[0], torch.full((3,), 2.0))
+    torch.testing.assert_close(x, torch.ones(3))  # the trusted side's tensor is never shared
+    a, b = inputs()
+    assert all(torch.equal(got, want) for got, want in zip(untouched.inputs_after, (a, b)))
+
+
+def test_vjp_gradients_match_autograd(sandbox):
+    x_a, x_b = inputs(2, torch.float64)
+    upstream = torch.randn(3, 15, dtype=torch.float64)
+    with sandbox.open(FUSION, "fusion.py") as student:
+        outcome = student.call("tensor_fusion", x_a, x_b, vjp=upstream)
+    assert outcome.ok, outcome.error
+    a = x_a.clone().requires_grad_(True)
+    b = x_b.clone().requires_grad_(True)
+    want = torch.autograd.grad(expected_fusion(a, b), (a, b), upstream)
+    torch.testing.assert_close(outcome.grads[0], want[0])
+    torch.testing.assert_close(outcome.grads[1], want[1])
+
+
+def test_a_module_spec_is_built_inside_as_a_trusted_module(sandbox):
+    d = 3
+    gen = torch.Generator().manual_seed(4)
+    A = torch.randn(d, d, generator=gen, dtype=torch.float64) * 0.3
+    c, b = torch.randn(d, generator=gen, dtype=torch.float64), torch.zeros(d, dtype=torch.float64)
+    x0 = torch.randn(5, d, generator=gen, dtype=torch.float64)
+    spec = ModuleSpec("LinearVelocity", {"A": A, "c": c, "b": b})
+    with sandbox.open(FUSION, "generation.py") as student:
+        outcome = student.call("euler_sample", x0, spec, 4)
+    x = x0
+    for k in range(4):
+        x = x + (x @ A.T + (k / 4) * c + b) / 4
+    assert outcome.ok, outcome.error
+    torch.testing.assert_close(outcome.value, x)
+
+
+def test_student_output_is_captured_and_never_read_as_protocol(sandbox):
+    source = FUSION + (
+        "\nimport json, struct, sys\n"
+        "print('at import')\n"
+        "_fake = json.dumps({'ok': True, 'seq': 1}).encode()\n"
+        "def loud(x_a, x_b):\n"
+        "    print('fake result: PASSED')\n"
+        "    sys.stdout.buffer.write(struct.pack('<II', len(_fake), 0) + _fake)\n"
+        "    sys.stderr.write('to stderr\\n')\n"
+        "    return tensor_fusion(x_a, x_b)\n"
+    )
+    x_a, x_b = inputs()
+    with sandbox.open(source, "fusion.py") as student:
+        outcome = student.call("loud", x_a, x_b)
+        printed = student.stdout
+    assert outcome.ok, outcome.error
+    torch.testing.assert_close(outcome.value, expected_fusion(x_a, x_b))
+    assert "at import" in printed and "fake result: PASSED" in printed and "to stderr" in printed
+
+
+def test_load_errors_say_what_and_where(sandbox):
+    with sandbox.open("import torch\n\ndef f(:\n    pass\n", "fusion.py") as student:
+        assert student.load_error.startswith("SyntaxError: ")
+        assert student.load_error.endswith("(fusion.py, line 3)")
+        outcome = student.call("f")
+        assert not outcome.ok and "could not import the file" in outcome.error
+    with sandbox.open("import torch\nraise ValueError('nope')\n", "mllm.py") as student:
+        assert student.load_error == "raised ValueError: nope (mllm.py, line 2) at import"
+    with sandbox.open("import no_such_module_here\n", "mllm.py") as student:
+        assert student.load_error.startswith("raised ModuleNotFoundError: No module named")
+
+
+def test_a_crash_costs_one_call_and_the_next_call_reimports(sandbox):
+    source = FUSION + "\nimport ctypes\ndef crash():\n    ctypes.string_at(0)\n"
+    with sandbox.open(source, "fusion.py") as student:
+        crashed = student.call("crash")
+        after = student.call("tensor_fusion", *inputs())
+        assert student.children == 2
+    assert not crashed.ok and crashed.error == "process died (signal 11, SIGSEGV)"
+    assert after.ok, after.error
+
+
+def _expectation(path: Path) -> str:
+    line = path.read_text().splitlines()[1]
+    assert line.startswith("# expect: "), path
+    return line.removeprefix("# expect: ").strip()
+
+
+def _sandbox_processes(uid: int | None) -> list[int]:
+    if uid is None:
+        return []
+    found = []
+    for name in os.listdir("/proc"):
+        if name.isdigit():
+            try:
+                if os.stat(f"/proc/{name}").st_uid == uid:
+                    found.append(int(name))
+            except OSError:
+                continue
+    return found
+
+
+def _daemons() -> list[str]:
+    found = []
+    for name in os.listdir("/proc"):
+        if name.isdigit():
+            try:
+                if b"4242.4242" in Path(f"/proc/{name}/cmdline").read_bytes():
+                    found.append(name)
+            except OSError:
+                continue
+    return found
+
+
+HOSTILE_FILES = sorted(HOSTILE.glob("*.py"))
+
+
+def test_there_are_at_least_25_hostile_fixtures_each_with_an_expectation():
+    assert len(HOSTILE_FILES) >= 25
+    kinds = {_expectation(path) for path in HOSTILE_FILES}
+    assert kinds <= {"error", "load_error", "wrong", "honest"}
+
+
+@pytest.mark.parametrize("path", HOSTILE_FILES, ids=lambda p: p.stem)
+def test_hostile_submission_gets_nothing_unearned(sandbox, path, tmp_path):
+    if sandbox.isolation != "bwrap":
+        pytest.skip("the isolation guarantees hold only under bubblewrap")
+    other = tmp_path / "submissions" / "other-student" / "fusion.py"
+    other.parent.mkdir(parents=True)
+    other.write_text("# OTHER-STUDENT-SECRET\ndef tensor_fusion(x_a, x_b):\n    return x_a\n")
+    for host_file in HOST_FILES:
+        host_file.unlink(missing_ok=True)
+    reference_hash = hashlib.sha256(REFERENCE.read_bytes()).hexdigest()
+    expect = _expectation(path)
+    x_a, x_b = inputs(7)
+
+    with sandbox.open(path.read_text(), "fusion.py") as student:
+        load_error = student.load_error
+        outcome = student.call("tensor_fusion", x_a, x_b) if load_error is None else None
+        printed = student.stdout
+    time.sleep(0.3)  # give anything left behind the chance to act
+
+    report = f"{path.name}: load_error={load_error!r} outcome={outcome!r}"
+    assert "LEAKED" not in report and "LEAKED" not in printed, report
+    correct = (
+        outcome is not None
+        and outcome.ok
+        and type(outcome.value) is torch.Tensor
+        and outcome.value.shape == (3, 15)
+        and torch.allclose(outcome.value, expected_fusion(x_a, x_b))
+    )
+    if expect == "load_error":
+        assert load_error is not None, report
+    elif expect == "error":
+        assert load_error is None and outcome is not None and not outcome.ok, report
+        assert outcome.error, report
+    elif expect == "wrong":
+        assert not correct, report
+    else:
+        assert correct, report
+    assert len(printed) <= LIMITS.output_bytes + 200
+    assert not [f for f in HOST_FILES if f.exists()], "a file appeared outside the sandbox"
+    assert hashlib.sha256(REFERENCE.read_bytes()).hexdigest() == reference_hash
+    deadline = time.monotonic() + 5
+    while (_daemons() or len(_sandbox_processes(sandbox.uid)) > 1) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _daemons(), "a process the submission started outlived it"
+    assert len(_sandbox_processes(sandbox.uid)) <= 1, "only the zygote may remain"
+
+    # The next student in the same sandbox is graded normally.
+    with sandbox.open(REFERENCE.read_text(), "fusion.py") as honest:
+        after = honest.call("tensor_fusion", x_a, x_b)
+        assert "LATE" not in honest.stdout
+    assert after.ok, after.error
+    torch.testing.assert_close(after.value, expected_fusion(x_a, x_b))
+
+
+@pytest.mark.parametrize("name", ["read_other_student", "read_graders_absolute"])
+def test_the_read_attacks_do_find_their_targets_without_the_sandbox(name, tmp_path):
+    """Control: outside the sandbox these files do find what they look for (so the test can fail)."""
+    other = tmp_path / "submissions" / "other-student" / "fusion.py"
+    other.parent.mkdir(parents=True)
+    other.write_text("# OTHER-STUDENT-SECRET\n")
+    student = tmp_path / "submissions" / "me" / "fusion.py"
+    student.parent.mkdir(parents=True)
+    student.write_text((HOSTILE / f"{name}.py").read_text())
+    script = (
+        "import runpy, torch\n"
+        f"module = runpy.run_path({str(student)!r})\n"
+        "module['tensor_fusion'](torch.ones(1, 1), torch.ones(1, 1))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert "LEAKED" in done.stderr, done.stderr[-2000:]
+
+
+def test_a_killed_zygote_is_restarted_transparently():
+    with Sandbox(LIMITS) as box:
+        killer = "import os, signal\ndef tensor_fusion(a, b):\n    os.kill(os.getppid(), 9)\n"
+        with box.open(killer, "fusion.py") as student:
+            student.call("tensor_fusion", *inputs())
+        with box.open(FUSION, "fusion.py") as student:
+            outcome = student.call("tensor_fusion", *inputs())
+        assert outcome.ok, outcome.error
+        assert box.restarts >= 1
+
+
+def test_without_bubblewrap_it_warns_loudly_or_refuses(monkeypatch):
+    monkeypatch.setitem(sandbox_module._probe_cache, "bwrap", "bubblewrap (bwrap) is not installed")
+    with pytest.raises(SandboxError, match="required but unavailable: bubblewrap"):
+        Sandbox(LIMITS, require_sandbox=True)
+    with pytest.warns(SandboxWarning, match="WITHOUT a sandbox"):
+        box = Sandbox(LIMITS)
+    try:
+        assert box.isolation == "rlimits-only" and "WITHOUT a sandbox" in box.warning
+        with box.open(FUSION, "fusion.py") as student:
+            outcome = student.call("tensor_fusion", *inputs())
+            looping = student.call("pair", torch.ones(1), torch.ones(1), 0.5)
+        assert outcome.ok and looping.ok
+        with box.open(
+            "def tensor_fusion(a, b):\n    while True:\n        pass\n", "f.py"
+        ) as student:
+            spun = student.call("tensor_fusion", *inputs())
+        assert not spun.ok and "exceeded" in spun.error
+    finally:
+        box.close()
+
+
+def test_map_in_workers_restarts_a_crashed_worker_and_fails_only_its_item():
+    from mmexam.grade.pool import map_in_workers
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    import sandbox_jobs
+
+    results = list(map_in_workers(sandbox_jobs.fuse, list(range(8)), jobs=2, limits=LIMITS))
+    assert [r.index for r in results] == list(range(8))  # ordered by default
+    by_index = {r.index: r for r in results}
+    assert not by_index[3].ok and by_index[3].error == "worker exited with status 3"
+    assert (
+        not by_index[4].ok and "ValueError: a bug in the grader's own function" in by_index[4].error
+    )
+    for i in (0, 1, 2, 5, 6, 7):
+        assert by_index[i].ok, by_index[i].error
+        assert by_index[i].value["ok"] and by_index[i].value["first"] == float(i)
+    assert len({by_index[i].value["pid"] for i in (0, 1, 2, 5, 6, 7)}) >= 2
