@@ -160,7 +160,7 @@ def check_templates(ctx: Context, entry: Entry, sites: list[_Site]) -> None:
         try:
             rendered = P.render_data(data, values)
         except P.TemplateFailure as failure:
-            key = (failure.path, failure.reason.split(" for ")[0])
+            key = ("render", failure.path)
             if key not in reported:
                 reported.add(key)
                 ctx.at(

@@ -17,7 +17,7 @@ from pydantic import ValidationError
 from mmexam.bank import content, rules
 from mmexam.bank.bank import Bank
 from mmexam.bank.context import Context, Entry
-from mmexam.bank.explain import describe, did_you_mean, dotted, explain
+from mmexam.bank.explain import describe, did_you_mean, dotted, explain, suggest
 from mmexam.bank.mathcache import MathVerdicts, cache_dir
 from mmexam.bank.models import (
     Blueprint,
@@ -238,7 +238,8 @@ def _load_questions(ctx: Context, file: Path) -> None:
                 f"{did_you_mean(str(key), FILE_KEYS, listing='a question file holds only')}",
             )
     if "questions" not in doc.data:
-        ctx.add(shown, *doc.where(()), None, f"no 'questions:' key — {fix}")
+        if not any(suggest(str(key), FILE_KEYS) for key in doc.data):
+            ctx.add(shown, *doc.where(()), None, f"no 'questions:' key — {fix}")
         return
     questions = doc.data["questions"]
     if questions is None:

@@ -23,6 +23,7 @@ from functools import lru_cache
 from typing import Any, TypeVar
 
 from jinja2 import StrictUndefined, TemplateError, meta
+from jinja2.exceptions import SecurityError
 from jinja2.sandbox import SandboxedEnvironment
 
 from mmexam.bank.explain import dotted
@@ -75,7 +76,25 @@ def _finalize(value: Any) -> Any:
     return value
 
 
-_ENV = SandboxedEnvironment(
+class _BoundedSandbox(SandboxedEnvironment):
+    """The sandbox, plus bounds on `**` and sequence repetition, so a template
+    cannot hang validation (`{{ 9 ** 9 ** 9 }}`) or fill memory (`{{ 'x' * 10**9 }}`)."""
+
+    intercepted_binops = frozenset({"**", "*"})
+
+    def call_binop(self, context, operator, left, right):
+        if operator == "**" and isinstance(right, (int, float)) and abs(right) > 1024:
+            raise SecurityError(f"exponent {right} is too large (at most 1024)")
+        if operator == "*":
+            for sequence, count in ((left, right), (right, left)):
+                if isinstance(sequence, (str, list, tuple)) and isinstance(count, int) and (
+                    len(sequence) * count > 100_000
+                ):
+                    raise SecurityError("repeating a sequence beyond 100,000 items")
+        return super().call_binop(context, operator, left, right)
+
+
+_ENV = _BoundedSandbox(
     undefined=StrictUndefined,
     autoescape=False,
     keep_trailing_newline=True,
@@ -95,7 +114,8 @@ def _compile(source: str):
     except TemplateError as error:
         line = getattr(error, "lineno", None)
         where = f" (line {line} of the template)" if line and "\n" in source.strip() else ""
-        raise TemplateFailure(f"template syntax error{where}: {error.message}") from None
+        message = str(error.message).rstrip(".")
+        raise TemplateFailure(f"template syntax error{where}: {message}") from None
 
 
 def template_variables(source: str) -> set[str]:
@@ -105,7 +125,7 @@ def template_variables(source: str) -> set[str]:
     try:
         return meta.find_undeclared_variables(_ENV.parse(source))
     except TemplateError as error:
-        raise TemplateFailure(f"template syntax error: {error.message}") from None
+        raise TemplateFailure(f"template syntax error: {str(error.message).rstrip('.')}") from None
 
 
 def render(source: str, values: dict[str, ParamValue]) -> str:

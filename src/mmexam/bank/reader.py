@@ -223,7 +223,10 @@ def _syntax_problem(error: yaml.MarkedYAMLError, text: str) -> ReadProblem:
             "a tab is used for indentation — YAML indents with spaces; replace the tab with spaces",
         )
     what = problem + (f" ({context})" if context else "")
-    if "mapping values are not allowed" in problem:
+    if "unknown escape character" in problem:
+        fix = ("in double quotes a backslash starts an escape: write LaTeX in single quotes "
+               "('...') or in a | block")
+    elif "mapping values are not allowed" in problem:
         fix = "quote the text if it contains ': ', or fix the indentation"
     elif "could not find expected ':'" in problem or "expected <block end>" in problem:
         fix = "check the indentation of this line and the one before"
@@ -344,7 +347,9 @@ def _check_tag(event, doc: Document, where: tuple[int, int]) -> None:
     tag = getattr(event, "tag", None)
     if tag in (None, "!", f"{_STD}map", f"{_STD}seq", f"{_STD}omap"):
         return
-    doc.problems.append(ReadProblem(*where, f"unsupported YAML tag {tag} — remove it"))
+    shown = tag.replace(_STD, "!!")
+    doc.problems.append(ReadProblem(*where, f"unsupported YAML tag {shown} — remove it; the "
+                                    "bank only holds plain data"))
 
 
 def _scalar(event, doc: Document, where: tuple[int, int]) -> Any:

@@ -118,31 +118,31 @@ def check_question(ctx: Context, entry: Entry) -> None:
     if isinstance(question, Problem):
         total = sum(p.points for p in question.parts)
         if question.points is not None and abs(question.points - total) > EPS:
-            ctx.at(
-                entry,
-                ("points",),
-                f"points is {question.points:g} but the parts add up to "
-                f"{total:g} — make them equal, or leave points out",
-            )
+            ctx.at(entry, ("points",), f"points is {question.points:g} but the parts add up to "
+                   f"{total:g} — make them equal, or leave points out")
         has_key = bool(question.solution or question.explanation)
         for k, part in enumerate(question.parts):
             check_body(ctx, entry, ("parts", k), part, f"part {part_label(k, part)}: ")
-            if not has_key and not (part.solution or part.explanation):
-                ctx.at(
-                    entry,
-                    ("parts", k),
-                    f"part {part_label(k, part)} has no solution or "
-                    "explanation — add one (the answer key and feedback show it), or give "
-                    "the problem a solution",
-                )
+            if not has_key and needs_key(part):
+                ctx.at(entry, ("parts", k), f"part {part_label(k, part)} has no solution or "
+                       "explanation — add one (the answer key and feedback show why the answer "
+                       "is right), or give the problem a solution")
     else:
         check_body(ctx, entry, (), question, "")
-        if not (question.solution or question.explanation):
-            ctx.at(
-                entry,
-                (),
-                "no solution or explanation — add one (the answer key and feedback show it)",
-            )
+        if needs_key(question):
+            ctx.at(entry, (), "no solution or explanation — add one (the answer key and "
+                   "feedback show why the answer is right)")
+
+
+def needs_key(body: Any) -> bool:
+    """An auto-graded answer (mcq, multi_select, numeric) must come with a why.
+
+    A short answer's `reference`, an open question's rubric and a code task's
+    reference solution in graders/ already are their keys.
+    """
+    if body.kind not in ("mcq", "multi_select", "numeric"):
+        return False
+    return not (body.solution or body.explanation)
 
 
 def check_worth(ctx: Context, entry: Entry, part: Any) -> None:
