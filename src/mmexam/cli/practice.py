@@ -195,9 +195,13 @@ class _Session:
                 if outcome.wrong_picks:
                     notes.append(f"{', '.join(outcome.wrong_picks)} should not be picked")
                 if outcome.missed_picks:
-                    notes.append(f"{', '.join(outcome.missed_picks)} missing")
+                    missing = outcome.missed_picks
+                    notes.append(
+                        f"{', '.join(missing)} {'is' if len(missing) == 1 else 'are'} missing"
+                    )
                 self.say(
-                    f"~ Partly right — {got}: you picked {outcome.got}; {'; '.join(notes)}. {expected}",
+                    f"~ Partly right — {got}: you picked {outcome.got}; {'; '.join(notes)}. "
+                    f"{expected[0].upper()}{expected[1:]}",
                     "bold yellow",
                 )
             else:
@@ -317,3 +321,97 @@ def quiz(
         session.summary(tally, history_file, early="end of input")
         raise typer.Exit(0) from None
     session.summary(tally, history_file, early=None)
+
+
+# ---------------------------------------------------------------- export
+
+
+@practice.command()
+def export(
+    out: Annotated[Path, typer.Option("--out", help="The bundle folder to write.")] = Path(
+        "practice"
+    ),
+    bank: Annotated[
+        Path, typer.Option("--bank", help="The question bank to export from.", file_okay=False)
+    ] = DEFAULT_BANK,
+) -> None:
+    """Write the student bundle: practice questions with answers, starter stubs, public-check fixtures.
+
+    For instructors. The bundle holds no reference code and no hidden check; students
+    use it with `practice quiz --bundle` and `practice check --bundle`.
+
+    Example: mmexam practice export --out practice/
+    """
+    from mmexam.practice.bundle import export_bundle
+
+    result = export_bundle(bank, out)
+    console = Console(highlight=False)
+    parts = ", ".join(f"{part} {n}" for part, n in result.by_part.items())
+    console.print(
+        Text(f"Wrote {result.out}/: {result.questions} practice questions ({parts})"),
+        soft_wrap=True,
+    )
+    for task in result.tasks:
+        console.print(
+            Text(
+                f"  {task.starter}: {len(task.functions)} functions; "
+                f"fixtures/{task.task}.*: {len(task.checks)} public checks"
+            ),
+            soft_wrap=True,
+        )
+    if result.excluded:
+        console.print(
+            Text(f"  left out (practice: false): {', '.join(result.excluded)}"), soft_wrap=True
+        )
+    console.print(Text(f"Students run: mmexam practice quiz --bundle {result.out}"), soft_wrap=True)
+
+
+# ---------------------------------------------------------------- exam
+
+
+@practice.command()
+def exam(
+    seed: Annotated[
+        int | None,
+        typer.Option("--seed", help="Seed of the draw; the same seed gives the same exam."),
+    ] = None,
+    out: Annotated[Path, typer.Option("--out", help="Folder for the exam and its key.")] = Path(
+        "practice-exam"
+    ),
+    bank: Annotated[
+        Path, typer.Option("--bank", help="The question bank to draw from.", file_okay=False)
+    ] = DEFAULT_BANK,
+) -> None:
+    """A timed practice midterm (PDF + HTML) from the practice pool, with its answer key.
+
+    The same six parts, points and time as the real midterm, drawn and rendered by
+    `mmexam build`. Write it against the clock, then compare with key.pdf.
+
+    Example: mmexam practice exam --seed 7 --out practice-exam/
+    """
+    from datetime import datetime, timedelta
+
+    from mmexam.practice.exam import practice_exam
+
+    result = practice_exam(bank, out, seed=seed)
+    console = Console(highlight=False)
+    names = ", ".join(p.name for p in result.files if p.parent == result.out)
+    console.print(
+        Text(f"{result.title} (seed {result.seed}) in {result.out}/: {names}"), soft_wrap=True
+    )
+    if any(p.parent.name == "starter" for p in result.files):
+        console.print(
+            Text(f"Starter code for the code parts: {result.out}/starter/"), soft_wrap=True
+        )
+    end = datetime.now() + timedelta(minutes=result.minutes)
+    console.print(
+        Text(
+            f"You have {result.minutes} minutes: open exam.pdf now and stop at {end:%H:%M}; "
+            "then mark it with key.pdf.",
+            style="bold",
+        ),
+        soft_wrap=True,
+    )
+    console.print(
+        Text(f"The same exam again: mmexam practice exam --seed {result.seed}"), soft_wrap=True
+    )
