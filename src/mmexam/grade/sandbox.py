@@ -77,8 +77,8 @@ class Limits:
 
     @property
     def seconds_per_call(self) -> float:
-        """Wall-clock limit of one call on the trusted side: twice the CPU limit plus 2 s."""
-        return 2 * self.cpu_seconds_per_call + 2.0
+        """Wall-clock limit of one call on the trusted side: twice the CPU limit plus 5 s."""
+        return 2 * self.cpu_seconds_per_call + 5.0
 
 
 @dataclass
