@@ -136,9 +136,12 @@ def _finish(report: BankReport, ctx: Context) -> BankReport:
     return report
 
 
-def load_bank(path: Path | str, *, graders: Path | None = None) -> Bank:
-    """The validated bank at `path`; raises BankError naming the first problem."""
-    report = check_bank(path, graders=graders)
+def load_bank(path: Path | str, *, graders: Path | None = None, math: bool = True) -> Bank:
+    """The validated bank at `path`; raises BankError naming the first problem.
+
+    math=False skips converting and typesetting formulas (for callers that only count).
+    """
+    report = check_bank(path, graders=graders, math=math)
     if report.bank is None:
         first = report.problems[0] if report.problems else "the bank could not be read"
         more = len(report.problems) - 1

@@ -6,7 +6,6 @@ functions so `mmexam --help` stays fast.
 """
 
 from mmexam.cli.app import app, main
-from mmexam.cli import practice  # noqa: F401
 from mmexam.cli import build  # noqa: F401
 
 __all__ = ["app", "main"]
