@@ -6,6 +6,10 @@ functions so `mmexam --help` stays fast.
 """
 
 from mmexam.cli.app import app, main
+from mmexam.cli import practice  # noqa: F401
 from mmexam.cli import build  # noqa: F401
+from mmexam.cli import validate  # noqa: F401
+from mmexam.cli import schema  # noqa: F401
+from mmexam.cli import bank  # noqa: F401
 
 __all__ = ["app", "main"]
