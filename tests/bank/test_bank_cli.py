@@ -30,8 +30,10 @@ def test_validate_clean_bank_prints_counts(make_bank):
     result = invoke("validate", root, "--graders", GRADERS)
     assert result.exit_code == 0, result.output
     assert result.output.splitlines() == [
-        "7 questions in 5 files (2 mcq, 1 multi_select, 1 numeric, 1 open, 1 problem, "
-        "1 short_answer), 4 parts: no problems",
+        (
+            "7 questions in 5 files (2 mcq, 1 multi_select, 1 numeric, 1 open, 1 problem, "
+            "1 short_answer), 4 parts: no problems"
+        ),
         "  mcq             3 questions (2 mcq, 1 multi_select); draws 2 x 2 = 4 points",
         "  short           2 questions (1 numeric, 1 short_answer); draws 1 x 5 = 5 points",
         "  fusion          1 question (1 problem); draws 1 x 10 = 10 points",
@@ -45,12 +47,19 @@ def test_validate_broken_bank_lists_problems_and_exits_1(make_bank):
     result = invoke("validate", root, "--graders", GRADERS)
     assert result.exit_code == 1, result.output
     assert result.output.splitlines() == [
-        f"{root}/broken.yaml:4:11: misspelt-topic-and-part: part 'fusoin' is not in exam.yaml "
-        "— did you mean 'fusion'?",
-        f"{root}/broken.yaml:5:22: misspelt-topic-and-part: topic 'contrastiv' is not in "
-        "exam.yaml's topics — did you mean 'contrastive'? (or add it to exam.yaml)",
-        f"{root}/broken.yaml:5:34: misspelt-topic-and-part: topic 'memes' is not in exam.yaml's "
-        "topics — use one of contrastive, diffusion, fusion (or add it to exam.yaml)",
+        (
+            f"{root}/broken.yaml:4:11: misspelt-topic-and-part: part 'fusoin' is not in "
+            "exam.yaml — did you mean 'fusion'?"
+        ),
+        (
+            f"{root}/broken.yaml:5:22: misspelt-topic-and-part: topic 'contrastiv' is not in "
+            "exam.yaml's topics — did you mean 'contrastive'? (or add it to exam.yaml)"
+        ),
+        (
+            f"{root}/broken.yaml:5:34: misspelt-topic-and-part: topic 'memes' is not in "
+            "exam.yaml's topics — use one of contrastive, diffusion, fusion (or add it to "
+            "exam.yaml)"
+        ),
         "3 errors in 1 file",
     ]
 
@@ -102,28 +111,45 @@ def test_schema_blueprint(make_bank):
 
 def test_bank_stats_json(make_bank):
     root = make_bank()
-    (root / "problems.yaml").write_text((root / "problems.yaml").read_text().replace(
-        "task: demo", "task: fusion").replace("[add_one, scale]", "[tensor_fusion]"))
+    (root / "problems.yaml").write_text(
+        (root / "problems.yaml")
+        .read_text()
+        .replace("task: demo", "task: fusion")
+        .replace("[add_one, scale]", "[tensor_fusion]")
+    )
     result = invoke("bank", "stats", root, "--json")
     assert result.exit_code == 0, result.output
     stats = json.loads(result.output)
     assert stats["questions"] == 7
     assert stats["parameterised"] == 2
-    assert stats["kinds"] == {"mcq": 2, "multi_select": 1, "numeric": 1, "open": 1,
-                              "problem": 1, "short_answer": 1}
+    assert stats["kinds"] == {
+        "mcq": 2,
+        "multi_select": 1,
+        "numeric": 1,
+        "open": 1,
+        "problem": 1,
+        "short_answer": 1,
+    }
     assert stats["part_kinds"] == {"code": 1, "mcq": 1, "numeric": 1}
     assert stats["difficulty"] == {"easy": 2, "medium": 3, "hard": 2}
     assert stats["topics"] == {"fusion": 4, "contrastive": 2, "diffusion": 2}
     assert [(p["id"], p["questions"], p["pick"]) for p in stats["parts"]] == [
-        ("mcq", 3, 2), ("short", 2, 1), ("fusion", 1, 1), ("bonus", 1, 1)]
+        ("mcq", 3, 2),
+        ("short", 2, 1),
+        ("fusion", 1, 1),
+        ("bonus", 1, 1),
+    ]
 
 
 def test_bank_stats_tables_and_errors(make_bank):
     root = make_bank()
     (root / "problems.yaml").unlink()
-    (root / "exam.yaml").write_text((root / "exam.yaml").read_text().replace(
-        "total_points: 19", "total_points: 9").replace(
-        "  - id: fusion\n    title: \"Fusion problem\"\n    pick: 1\n    points: 10\n", ""))
+    (root / "exam.yaml").write_text(
+        (root / "exam.yaml")
+        .read_text()
+        .replace("total_points: 19", "total_points: 9")
+        .replace('  - id: fusion\n    title: "Fusion problem"\n    pick: 1\n    points: 10\n', "")
+    )
     result = invoke("bank", "stats", root)
     assert result.exit_code == 0, result.output
     assert "6 questions, 1 parameterised, 6 in practice mode" in result.output
@@ -131,8 +157,8 @@ def test_bank_stats_tables_and_errors(make_bank):
     broken = invoke("bank", "stats", root / "nowhere")
     assert broken.exit_code == 1
     assert broken.output.strip() == (
-        f"error: {root / 'nowhere'}: no such folder — give the bank folder (the one with "
-        "exam.yaml)")
+        f"error: {root / 'nowhere'}: no such folder — give the bank folder (the one with exam.yaml)"
+    )
 
 
 def test_the_shipped_bank_meets_the_issue_minimums():
@@ -157,10 +183,17 @@ def test_the_shipped_bank_meets_the_issue_minimums():
 def test_commands_do_not_import_torch(args):
     run = subprocess.run(
         [sys.executable, "-X", "importtime", "-m", "mmexam", *args],
-        capture_output=True, text=True, cwd=REPO, timeout=120,
+        check=False,
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=120,
     )
     assert run.returncode == 0, run.stdout + run.stderr
-    imported = {line.split("|")[-1].strip() for line in run.stderr.splitlines()
-                if line.startswith("import time:")}
+    imported = {
+        line.split("|")[-1].strip()
+        for line in run.stderr.splitlines()
+        if line.startswith("import time:")
+    }
     assert "mmexam.bank" in imported or args == ["--help"]
     assert not {m for m in imported if m == "torch" or m.startswith("torch.")}
