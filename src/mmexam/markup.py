@@ -990,6 +990,72 @@ _SUPERSCRIPT = str.maketrans("0123456789+-=()ni", "⁰¹²³⁴⁵⁶⁷⁸⁹�
 _SUBSCRIPT = str.maketrans("0123456789+-=()", "₀₁₂₃₄₅₆₇₈₉₊₋₌₍₎")
 
 
+#: LaTeX command names (without the backslash) common in question text; the
+#: bank reader uses them to spot LaTeX that YAML double quotes would mangle.
+LATEX_COMMANDS = frozenset(
+    {
+        *_GREEK,
+        *(k for k in _SYMBOLS if k.isalpha()),
+        *_DROPPED,
+        *_TEXT_LIKE,
+        *_ACCENTS,
+        *_OPERATORS,
+        *_LIMIT_OPERATORS,
+        *(k for k in _SIMPLE if k.isalpha()),
+        "frac",
+        "dfrac",
+        "tfrac",
+        "sqrt",
+        "mathbb",
+        "mathcal",
+        "begin",
+        "end",
+        "underbrace",
+        "overbrace",
+        "log",
+        "ln",
+        "sin",
+        "cos",
+        "tan",
+        "lim",
+        "sigma",
+        "epsilon",
+        "top",
+        "rightarrow",
+        "leftarrow",
+        "right",
+        "left",
+        "nabla",
+        "theta",
+        "beta",
+        "alpha",
+        "varepsilon",
+        "times",
+        "text",
+        "textbf",
+        "ldots",
+        "cdot",
+        "binom",
+        "boxed",
+        "partial",
+        "bar",
+        "vec",
+        "odot",
+        "otimes",
+        "oplus",
+        "approx",
+        "emptyset",
+        "exists",
+        "forall",
+        "neq",
+        "notin",
+        "underline",
+        "overline",
+        "xrightarrow",
+    }
+)
+
+
 def tex_to_unicode(tex: str) -> str:
     """A light Unicode rendering of a LaTeX formula, for terminals; never raises."""
     try:

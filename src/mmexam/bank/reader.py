@@ -224,8 +224,10 @@ def _syntax_problem(error: yaml.MarkedYAMLError, text: str) -> ReadProblem:
         )
     what = problem + (f" ({context})" if context else "")
     if "unknown escape character" in problem:
-        fix = ("in double quotes a backslash starts an escape: write LaTeX in single quotes "
-               "('...') or in a | block")
+        fix = (
+            "in double quotes a backslash starts an escape: write LaTeX in single quotes "
+            "('...') or in a | block"
+        )
     elif "mapping values are not allowed" in problem:
         fix = "quote the text if it contains ': ', or fix the indentation"
     elif "could not find expected ':'" in problem or "expected <block end>" in problem:
@@ -334,6 +336,8 @@ def _build(text: str, doc: Document, max_values: int) -> None:
                     stack[-1].key = (event.value, where)
                     continue
                 value = _scalar(event, doc, where)
+                if event.style == '"':
+                    _mangled_latex(text[event.start_mark.index : event.end_mark.index], doc, where)
                 if event.style == "|":
                     doc.block_scalars.add(_child_path(stack))
                 if event.anchor is not None:
@@ -343,13 +347,54 @@ def _build(text: str, doc: Document, max_values: int) -> None:
         source.dispose()
 
 
+_YAML_ESCAPES = {
+    "0": "null",
+    "a": "bell",
+    "b": "backspace",
+    "t": "tab",
+    "n": "newline",
+    "v": "vertical tab",
+    "f": "form feed",
+    "r": "carriage return",
+    "e": "escape",
+    "N": "next line",
+    "L": "line separator",
+    "P": "paragraph separator",
+    "x": "a \\x.. escape",
+    "u": "a \\u.... escape",
+    "U": "a \\U.... escape",
+}
+_BACKSLASH_WORD = re.compile(r"\\(\\|[A-Za-z]+|.)")  # a `\\` pair is consumed first
+
+
+def _mangled_latex(raw: str, doc: Document, where: tuple[int, int]) -> None:
+    """LaTeX in double quotes: YAML turns `\\frac` into a form feed and 'rac'."""
+    from mmexam.markup import LATEX_COMMANDS
+
+    for match in _BACKSLASH_WORD.finditer(raw):
+        word = match.group(1)
+        if len(word) > 1 and word in LATEX_COMMANDS and word[0] in _YAML_ESCAPES:
+            doc.problems.append(
+                ReadProblem(
+                    *where,
+                    f"'\\{word}' in double quotes: YAML reads '\\{word[0]}' as "
+                    f"{_YAML_ESCAPES[word[0]]}, so the LaTeX is lost — write LaTeX in single quotes "
+                    "('...') or in a | block",
+                )
+            )
+            return
+
+
 def _check_tag(event, doc: Document, where: tuple[int, int]) -> None:
     tag = getattr(event, "tag", None)
     if tag in (None, "!", f"{_STD}map", f"{_STD}seq", f"{_STD}omap"):
         return
     shown = tag.replace(_STD, "!!")
-    doc.problems.append(ReadProblem(*where, f"unsupported YAML tag {shown} — remove it; the "
-                                    "bank only holds plain data"))
+    doc.problems.append(
+        ReadProblem(
+            *where, f"unsupported YAML tag {shown} — remove it; the bank only holds plain data"
+        )
+    )
 
 
 def _scalar(event, doc: Document, where: tuple[int, int]) -> Any:
