@@ -41,7 +41,7 @@ def test_results_json_follows_the_documented_schema():
     assert parsed.score == 7
     tests = {t.number: t for t in parsed.tests}
     assert tests["1.1"].score == 0 and tests["1.1"].max_score == 2
-    assert "Expected: (b) tensor" in tests["1.1"].output
+    assert tests["1.1"].output == "Your answer: (c) late\nExpected (b) tensor, got (c) late."
     # pending: informational, never a zero
     assert tests["2.1"].score is None and "pending" in tests["2.1"].name
     assert "[FAIL] tensor_fusion.grad (0/2)" in tests["3.c"].output

@@ -14,7 +14,7 @@ import functools
 import jinja2
 from markupsafe import Markup, escape
 
-from mmexam.grade.gradescope import KIND_NAMES
+from mmexam.grade.gradescope import KIND_NAMES, plain
 from mmexam.grade.results import ItemResult, RunInfo, StudentResult
 from mmexam.grade.scoring import fmt_points
 
@@ -49,6 +49,7 @@ def environment() -> jinja2.Environment:
     )
     env.filters["points"] = fmt_points
     env.filters["markdown"] = markdown
+    env.filters["plain"] = plain
     return env
 
 

@@ -13,6 +13,8 @@ only and the output says how many items are pending.
 
 from __future__ import annotations
 
+import functools
+
 from mmexam.grade.results import ItemResult, StudentResult
 from mmexam.grade.scoring import fmt_points
 
@@ -33,17 +35,40 @@ def _round(x: float) -> float:
     return round(x + 0.0, 4)
 
 
+@functools.lru_cache(maxsize=4096)
+def plain(text: str) -> str:
+    """Bank Markdown + LaTeX as readable text (Gradescope shows test output as plain text)."""
+    if "$" not in text and "*" not in text and "`" not in text:
+        return text
+    from mmexam.errors import MmexamError
+    from mmexam.markup import to_plain
+
+    try:
+        return to_plain(text).strip()
+    except MmexamError:
+        return text
+
+
 def item_output(item: ItemResult) -> str:
     """The plain-text feedback for one item, as Gradescope shows it in a <pre> block."""
+    choice = item.kind in ("mcq", "multi_select")
     lines = []
     if item.answer_shown or item.answer:
-        lines.append(f"Your answer: {item.answer_shown or item.answer}")
+        shown = item.answer_shown or item.answer or ""
+        lines.append(f"Your answer: {plain(shown) if choice else shown}")
     if item.pending:
         lines.append("Pending: a TA has not reviewed this answer yet.")
-    elif item.expected and item.kind != "code" and item.points != item.max_points:
-        lines.append(f"Expected: {item.expected}")
-    lines.extend(item.messages)
+    messages = [plain(m) if choice else m for m in item.messages]
+    explained = any(m.startswith("Expected") for m in messages)
+    if item.expected and item.kind != "code" and not item.pending and not explained \
+            and (item.points or 0) < item.max_points:
+        expected = plain(item.expected) if choice or item.kind == "short_answer" else item.expected
+        lines.append(f"Expected: {expected}")
+    lines.extend(messages)
     for check in item.checks:
+        if check.skipped:
+            lines.append(f"[SKIP] {check.name}: {check.message}")
+            continue
         mark = "PASS" if check.passed else "FAIL"
         head = f"[{mark}] {check.name} ({fmt_points(check.score)}/{fmt_points(check.max_score)})"
         lines.append(head)
@@ -63,7 +88,7 @@ def to_gradescope(result: StudentResult) -> dict:
             "number": item.number,
             "output": item_output(item),
             "output_format": "text",
-            "tags": [item.part, item.kind],
+            "tags": sorted({item.part, item.kind}),
             "visibility": VISIBILITY,
         }
         if item.pending:

@@ -340,8 +340,14 @@ def parse_answers(text: str, filename: str = ANSWERS) -> Answers:
         root = yaml.compose(text, Loader=_Loader)
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
+        start = getattr(error, "context_mark", None)
         line = mark.line + 1 if mark is not None else None
         reason = getattr(error, "problem", None) or str(error).splitlines()[0]
+        context = getattr(error, "context", None)
+        if start is not None and context and line is not None and start.line + 1 != line:
+            # an unclosed bracket or quote: point at where it was opened
+            reason = f"{context} that starts here: {reason} at line {line}"
+            line = start.line + 1
         problem(line, f"not valid YAML ({reason}); no answers could be read — write one "
                 "'number: answer' per line, e.g. '1.3: b'")
         return result

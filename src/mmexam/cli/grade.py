@@ -1,0 +1,174 @@
+"""`mmexam grade SUBMISSIONS` and `mmexam grade merge`: the TA's grading commands.
+
+Thin: parse the options, call `mmexam.grade.engine`, show a progress bar
+while it works and a summary table when it is done.
+"""
+
+from __future__ import annotations
+
+import statistics
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+from typer.core import TyperGroup
+
+from mmexam.cli.app import app
+
+
+class GradeGroup(TyperGroup):
+    """`mmexam grade ARGS` means `mmexam grade run ARGS` unless ARGS starts with a subcommand."""
+
+    def parse_args(self, ctx: typer.Context, args: list[str]) -> list[str]:
+        if args and args[0] not in self.commands and args[0] not in ("--help", "-h"):
+            args = ["run", *args]
+        return super().parse_args(ctx, args)
+
+
+grade = typer.Typer(
+    cls=GradeGroup,
+    help="Grade submissions: `mmexam grade SUBMISSIONS` (short for `mmexam grade run "
+    "SUBMISSIONS`), or join shard runs with `mmexam grade merge SHARD_DIRS`.",
+    no_args_is_help=True,
+)
+app.add_typer(grade, name="grade")
+
+OutOption = Annotated[Path, typer.Option("--out", help="Folder for grades.csv, feedback, report.")]
+ManualOption = Annotated[
+    Path, typer.Option("--manual", help="Folder of review sheets (one CSV per question).")
+]
+
+
+@grade.command("run")
+def run(
+    submissions: Annotated[
+        Path, typer.Argument(help="Folder with one folder or .zip per student, named by id.")
+    ],
+    variants: Annotated[
+        Path, typer.Option("--variants", help="The variants.json written by `mmexam build`.")
+    ] = Path("build/variants.json"),
+    bank: Annotated[
+        Path | None, typer.Option("--bank", help="Bank folder (default: the shipped bank).")
+    ] = None,
+    out: OutOption = Path("grades"),
+    manual: ManualOption = Path("manual"),
+    jobs: Annotated[
+        int, typer.Option("--jobs", "-j", min=0, help="Code-grading workers (0: one per core).")
+    ] = 0,
+    force: Annotated[bool, typer.Option("--force", help="Regrade everyone, ignoring saved results.")]
+    = False,
+    shard: Annotated[
+        str | None,
+        typer.Option("--shard", help="Grade only shard K of N (K/N); join with `grade merge`."),
+    ] = None,
+    only: Annotated[
+        str | None,
+        typer.Option("--only", help="Regrade one printed number (1.4, 3.b) or question id; "
+                     "every other score stays as it was."),
+    ] = None,
+    require_sandbox: Annotated[
+        bool, typer.Option("--require-sandbox", help="Refuse to run student code without bwrap.")
+    ] = False,
+) -> None:
+    """Grade a folder of submissions into grades/ and manual/ review sheets.
+
+    Example: mmexam grade examples/submissions
+    """
+    from mmexam.grade.engine import GradeOptions, grade_submissions, parse_shard
+
+    options = GradeOptions(
+        submissions=submissions, variants=variants, bank=bank, out=out, manual=manual, jobs=jobs,
+        force=force, shard=parse_shard(shard) if shard else None, only=only,
+        require_sandbox=require_sandbox,
+    )
+    console = Console(stderr=True)
+    with _progress(console) as tell:
+        summary = grade_submissions(options, tell)
+    show_summary(Console(), summary, options.shard)
+
+
+@grade.command("merge")
+def merge(
+    shards: Annotated[
+        list[Path], typer.Argument(help="The --out folders of the `--shard K/N` runs.")
+    ],
+    out: OutOption = Path("grades"),
+    manual: ManualOption = Path("manual"),
+) -> None:
+    """Join `mmexam grade --shard K/N` runs and write the outputs for every student.
+
+    Example: mmexam grade merge grades-1 grades-2 --out grades
+    """
+    from mmexam.grade.engine import merge_shards
+
+    summary = merge_shards(list(shards), out, manual)
+    show_summary(Console(), summary, None)
+
+
+class _progress:
+    """A rich progress bar fed by the core's progress events."""
+
+    def __init__(self, console: Console):
+        self.bar = Progress(TextColumn("grading"), BarColumn(), MofNCompleteColumn(),
+                            TextColumn("{task.fields[student]}"), TimeRemainingColumn(),
+                            console=console, transient=True)
+        self.task = None
+
+    def __enter__(self):
+        self.bar.__enter__()
+        return self.tell
+
+    def __exit__(self, *exc):
+        return self.bar.__exit__(*exc)
+
+    def tell(self, event) -> None:
+        if event.event == "start":
+            self.task = self.bar.add_task("grade", total=event.total, student="")
+        elif event.event == "student" and self.task is not None:
+            self.bar.update(self.task, advance=1, student=event.student or "")
+
+
+def _fmt(x: float | None) -> str:
+    if x is None:
+        return "—"
+    return f"{x:.1f}"
+
+
+def show_summary(console: Console, summary, shard: tuple[int, int] | None) -> None:
+    """The summary table: per part and total, then counts, outputs and notes."""
+    results = summary.results
+    info = summary.info
+    table = Table(title=f"{info.course} — {info.title}: {len(results)} submissions")
+    for name, justify in (("part", "left"), ("of", "right"), ("mean", "right"),
+                          ("median", "right"), ("min", "right"), ("max", "right")):
+        table.add_column(name, justify=justify)
+    graded = [r for r in results if r.items]
+
+    def row(label: str, values: list[float], possible: float) -> None:
+        if values:
+            table.add_row(label, f"{possible:g}", _fmt(statistics.fmean(values)),
+                          _fmt(statistics.median(values)), _fmt(min(values)), _fmt(max(values)))
+        else:
+            table.add_row(label, f"{possible:g}", "—", "—", "—", "—")
+
+    for k, part in enumerate(info.parts, start=1):
+        values = [r.part_points(part.id) for r in graded]
+        row(f"{k}. {part.title}" + (" (bonus)" if part.bonus else ""), values, part.points)
+    table.add_section()
+    row("total", [r.total for r in graded], info.total_points)
+    console.print(table)
+    pending = sum(r.pending for r in results)
+    problems = sum(1 for r in results if r.problems)
+    console.print(f"graded {summary.graded}, reused {summary.reused} saved result(s); "
+                  f"{pending} answer(s) pending review; {problems} submission(s) with problems")
+    for note in summary.notes:
+        console.print(f"[yellow]note:[/] {note}", highlight=False)
+    if shard is not None:
+        console.print(f"shard {shard[0]}/{shard[1]} done: join the shards with "
+                      "`mmexam grade merge <their --out folders> --out grades`")
+        return
+    for label, path in summary.outputs.items():
+        console.print(f"{label}: {path}", highlight=False)
