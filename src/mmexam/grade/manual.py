@@ -96,8 +96,9 @@ def read_sheet(path: Path, key: str, max_points: float | None = None) -> Sheet:
                          f"(found: {', '.join(header) or 'none'}) — restore the header row")
     reader.fieldnames = header
     sheet = Sheet(key, path)
+    last = reader.line_num
     for row in reader:
-        line = reader.line_num
+        line, last = last + 1, reader.line_num  # the row's first line (answers span lines)
         student = (row.get("student") or "").strip()
         if not student:
             continue
