@@ -138,3 +138,16 @@ def test_grouping_is_deterministic_and_near_duplicates_sit_together():
     groups = group_answers(answers)
     assert groups == [["x1", "x4", "x2"], ["x3", "x5"]]
     assert group_answers(dict(reversed(list(answers.items())))) == groups
+
+
+def test_formula_answers_cannot_run_in_a_spreadsheet(tmp_path):
+    manual = tmp_path / "manual"
+    raw = results({"m1": '=HYPERLINK("http://evil.example","click")', "m2": "-1 is fine"})
+    write_sheets(manual, raw, {})
+    rows = {r["student"]: r for r in read_rows(manual / "why-one.csv")}
+    assert rows["m1"]["answer"] == '\'=HYPERLINK("http://evil.example","click")'
+    assert rows["m2"]["answer"] == "'-1 is fine"
+    rows["m1"]["points"] = "0"
+    write_rows(manual / "why-one.csv", list(rows.values()))
+    merged, notes = apply_reviews(raw, read_sheets(manual))
+    assert notes == [] and merged[0].items[1].points == 0

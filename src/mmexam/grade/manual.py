@@ -8,6 +8,9 @@ same, share a `group` number and sit together. A TA fills `points` (and may
 add a `comment`, shown in the student's feedback) and runs `mmexam grade`
 again: filled points replace the suggestion; empty rows stay *pending*.
 
+Answers that a spreadsheet would run as a formula (starting with =, +, -,
+@) are written with a leading apostrophe, so opening a sheet is safe.
+
 Points typed on one row also apply to the rows of its group whose answer is
 identical once case, spacing and punctuation are ignored, so a repeated
 answer is graded once. Near-identical answers share the group to be read
@@ -234,6 +237,14 @@ def apply_reviews(results: list[StudentResult], sheets: dict[str, Sheet]) -> tup
 # ---------------------------------------------------------------- writing
 
 
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def safe_cell(text: str) -> str:
+    """A student's text as a spreadsheet shows it, never as a formula it would run."""
+    return "'" + text if text.startswith(_FORMULA_START) else text
+
+
 def render_sheet(key: str, pairs: list[tuple[StudentResult, ItemResult]],
                  previous: Sheet | None) -> str:
     """The CSV text of one sheet, grouped, keeping what the TA already filled."""
@@ -250,7 +261,7 @@ def render_sheet(key: str, pairs: list[tuple[StudentResult, ItemResult]],
                 group,
                 student,
                 item.number,
-                answers[student],
+                safe_cell(answers[student]),
                 "" if item.suggested is None else fmt_points(item.suggested),
                 "; ".join(item.matched),
                 fmt_points(item.max_points),
@@ -262,7 +273,7 @@ def render_sheet(key: str, pairs: list[tuple[StudentResult, ItemResult]],
             old = previous.rows[student]
             if student in answers or (old.points is None and not old.comment):
                 continue
-            writer.writerow(["", student, "", old.answer, "", "", "",
+            writer.writerow(["", student, "", safe_cell(old.answer), "", "", "",
                              "" if old.points is None else fmt_points(old.points), old.comment or ""])
     return out.getvalue()
 
