@@ -12,5 +12,6 @@ from mmexam.cli import validate  # noqa: F401
 from mmexam.cli import schema  # noqa: F401
 from mmexam.cli import bank  # noqa: F401
 from mmexam.cli import grade  # noqa: F401
+from mmexam.cli import check  # noqa: F401
 
 __all__ = ["app", "main"]

@@ -1076,11 +1076,14 @@ def export_fixtures(task: str, out_dir: Path, *, graders: Path = GRADERS) -> Pat
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     tensors: dict[str, torch.Tensor] = {}
+    keys: dict[int, str] = {}  # id(tensor) -> key: a tensor used twice is stored once
 
     def enc(obj: Any) -> Any:
         if isinstance(obj, torch.Tensor):
-            key = f"t{len(tensors)}"
-            tensors[key] = obj.detach().cpu().contiguous().clone()
+            key = keys.get(id(obj))
+            if key is None:
+                key = keys[id(obj)] = f"t{len(tensors)}"
+                tensors[key] = obj.detach().cpu().contiguous().clone()
             return {"tensor": key}
         if type(obj).__name__ == "ModuleSpec":
             return {"module": obj.name, "state": {k: enc(v) for k, v in obj.state.items()}}

@@ -46,17 +46,16 @@ def describe(value: Any) -> str:
 
 def structure(actual: Any, expected: torch.Tensor, *, what: str = "output") -> list[str]:
     """Lines describing a type, shape or dtype mismatch (empty if the structure is right)."""
+    prefix = "" if what == "output" else f"{what}: "
     if type(actual) is not torch.Tensor:
         got = "None" if actual is None else describe(actual)
-        return [f"{what}: returned {got}, expected a torch.Tensor of shape {_shape(expected)}"]
+        return [f"{prefix}returned {got}, expected a torch.Tensor of shape {_shape(expected)}"]
     if actual.shape != expected.shape:
-        return [
-            f"{what}: returned shape {_shape(actual)}, expected {_shape(expected)}",
-        ]
+        return [f"{prefix}returned shape {_shape(actual)}, expected {_shape(expected)}"]
     if actual.dtype != expected.dtype:
         return [
             (
-                f"{what}: returned dtype {_dtype(actual)}, expected {_dtype(expected)} "
+                f"{prefix}returned dtype {_dtype(actual)}, expected {_dtype(expected)} "
                 "(keep the inputs' dtype; do not call .float() or .double())"
             )
         ]
@@ -98,11 +97,15 @@ def values(
     if not reveal:
         return lines
     diff_for_max = torch.where(
-        close, torch.zeros_like(abs_diff), abs_diff.nan_to_num(nan=float("inf"))
+        close,
+        torch.zeros_like(abs_diff),
+        abs_diff.nan_to_num(nan=float("inf"), posinf=float("inf")),
     )
     flat = int(torch.argmax(diff_for_max.reshape(-1))) if total else 0
     rel = abs_diff / e.abs()
-    rel = torch.where(close, torch.zeros_like(rel), rel.nan_to_num(nan=float("inf")))
+    rel = torch.where(
+        close, torch.zeros_like(rel), rel.nan_to_num(nan=float("inf"), posinf=float("inf"))
+    )
     flat_rel = int(torch.argmax(rel.reshape(-1))) if total else 0
     if e.dim() == 0:
         lines.append(f"  {labels[0].capitalize()} {_num(e.item())}, {labels[1]} {_num(a.item())}")
@@ -140,7 +143,7 @@ def compare(
     if isinstance(expected, tuple):
         if not isinstance(actual, tuple) or len(actual) != len(expected):
             want = ", ".join(names) if names else f"{len(expected)} tensors"
-            return [f"output: returned {describe(actual)}, expected a tuple ({want})"]
+            return [f"returned {describe(actual)}, expected a tuple ({want})"]
         lines: list[str] = []
         for i, (a, e) in enumerate(zip(actual, expected)):
             what = names[i] if i < len(names) else f"output[{i}]"
