@@ -364,6 +364,12 @@ def assemble(exam: Exam, work: Work, code: dict[str, CodeOutcome], retry: bool =
         kept = [p for p in work.cached.problems if p.number is not None and p.number not in selected]
         problems = kept + [p for p in problems if p.number in selected]
         extra = [p for p in extra if p.number is None or p.number in selected]
+    for task, outcome in sorted(code.items()):
+        if outcome.failure:
+            extra.append(SubmissionProblem(
+                where=outcome.filename,
+                message=f"the grader failed while running this file ({outcome.failure}); it is "
+                        "not graded yet — run mmexam grade again (this is not your fault)"))
     all_problems = _dedupe(extra + problems)
     fingerprint = work.fingerprint
     if work.cached and work.select is not _all and work.cached.fingerprint is not None:
@@ -409,14 +415,20 @@ def grade_code_job(sandbox, job: dict) -> dict:
 
     tasks = {}
     for task, (source, filename) in sorted(job["files"].items()):
-        result = run_checks(task, source, hidden=True, sandbox=sandbox, filename=filename)
-        tasks[task] = result.model_dump(mode="json")
+        try:
+            result = run_checks(task, source, hidden=True, sandbox=sandbox, filename=filename)
+        except Exception as error:  # noqa: BLE001 — a grader failure costs this task only
+            tasks[task] = {"failure": f"{type(error).__name__}: {error}"}
+        else:
+            tasks[task] = result.model_dump(mode="json")
     return {"student": job["student"], "tasks": tasks}
 
 
 def outcome_from(task_result: dict, filename: str) -> CodeOutcome:
     from mmexam.grade.results import CodeCheck
 
+    if "failure" in task_result:
+        return CodeOutcome(filename=filename, submitted=True, failure=task_result["failure"])
     checks = tuple(
         CodeCheck(name=c["name"], function=c["function"], score=float(c["score"]),
                   max_score=float(c["max_score"]), passed=bool(c["passed"]),
@@ -531,16 +543,15 @@ def grade_submissions(opts: GradeOptions, progress: ProgressFn | None = None) ->
     for student_id, tasks, failure in run_code(jobs, workers, opts.limits, opts.require_sandbox):
         work = waiting.pop(student_id)
         if tasks is None:
-            code = {task: CodeOutcome(filename=name, submitted=True,
-                                      load_error=f"the grader failed while running this file "
-                                                 f"({failure}); it will be graded again on the next run")
+            code = {task: CodeOutcome(filename=name, submitted=True, failure=failure)
                     for task, (_, name) in work.code_files.items()}
-            finish(work, code, retry=True)
-            continue
-        finish(work, {task: outcome_from(tasks[task], work.code_files[task][1])
-                      for task in tasks})
+        else:
+            code = {task: outcome_from(tasks[task], work.code_files[task][1]) for task in tasks}
+        finish(work, code, retry=any(o.failure for o in code.values()))
     for work in waiting.values():  # a pool that stopped early: grade them next time
-        finish(work, {}, retry=True)
+        finish(work, {task: CodeOutcome(filename=name, submitted=True,
+                                        failure="the grading workers stopped")
+                      for task, (_, name) in work.code_files.items()}, retry=True)
 
     graded_ids = sorted(results)
     submitted = {e.id for e in entries}

@@ -46,6 +46,7 @@ class CodeOutcome:
     submitted: bool
     load_error: str | None = None
     checks: tuple[CodeCheck, ...] = ()
+    failure: str | None = None  # the grader itself failed on this file (not the student)
 
 
 def letter(k: int) -> str:
@@ -378,6 +379,10 @@ def _score_code(item, body, answer, base, where, code: CodeOutcome | None) -> Sc
                              + ", ".join(f"{f}()" for f in functions) + ".")
         return Scored(base, problems)
     base.answer = code.filename
+    if code.failure:
+        base.messages.append(f"Not graded yet: the grader failed while running {code.filename} "
+                             f"({code.failure}). The next run grades it again.")
+        return Scored(base, problems)
     mine = [c for c in code.checks if c.function in functions]
     base.checks = mine
     if code.load_error:
@@ -391,9 +396,10 @@ def _score_code(item, body, answer, base, where, code: CodeOutcome | None) -> Sc
         return Scored(base, problems)
     earned = sum(max(0.0, min(c.score, c.max_score)) for c in mine)
     base.points = item.points * earned / max_total
-    failed = [c for c in mine if not c.passed]
+    ran = [c for c in mine if not c.skipped]
+    failed = [c for c in ran if not c.passed]
     if failed:
-        base.messages.append(f"{len(mine) - len(failed)} of {len(mine)} checks passed "
+        base.messages.append(f"{len(ran) - len(failed)} of {len(ran)} checks passed "
                              f"({fmt_points(earned)} of {fmt_points(max_total)} check points).")
     return Scored(base, problems)
 
