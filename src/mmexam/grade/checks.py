@@ -1091,6 +1091,8 @@ def export_fixtures(task: str, out_dir: Path, *, graders: Path = GRADERS) -> Pat
             return {"tuple": [enc(x) for x in obj]}
         if isinstance(obj, list):
             return {"list": [enc(x) for x in obj]}
+        if isinstance(obj, dict):
+            return {"dict": {str(k): enc(v) for k, v in obj.items()}}
         if obj is None or isinstance(obj, (bool, int, float, str)):
             if isinstance(obj, float) and not math.isfinite(obj):
                 return {"float": repr(obj)}
@@ -1173,7 +1175,11 @@ def _read_fixture(json_path: Path, mtime: float) -> tuple[Plan, ...]:
                 return [dec(x) for x in obj["list"]]
             if "float" in obj:
                 return float(obj["float"])
-            return {k: dec(v) for k, v in obj.items()}
+            if "dict" in obj:
+                return {k: dec(v) for k, v in obj["dict"].items()}
+            raise GradeError(
+                f"{json_path}: unknown entry {sorted(obj)} — export the fixtures again"
+            )
         return obj
 
     out = []
