@@ -37,8 +37,10 @@ def tolerance(dtype: torch.dtype, overrides: dict[str, tuple[float, float]] | No
 
 def describe(value: Any) -> str:
     """A short description of a returned object's type for messages."""
-    if isinstance(value, torch.Tensor):
+    if type(value) is torch.Tensor:
         return f"torch.Tensor of shape {_shape(value)} and dtype {_dtype(value)}"
+    if isinstance(value, torch.Tensor):
+        return f"{type(value).__name__} (a torch.Tensor subclass)"
     if isinstance(value, tuple):
         return f"a tuple of {len(value)}"
     return type(value).__name__
