@@ -76,8 +76,13 @@ def item_view(item: ItemResult) -> dict:
         state = "partial"
     else:
         state = "zero"
+    messages = item.messages
+    if item.kind == "mcq" and answer_html is not None:
+        # the answer and the correct answer already sit side by side
+        messages = [m for m in messages if not m.startswith("Expected ")]
     return {
         "item": item,
+        "messages": messages,
         "kind_name": KIND_NAMES[item.kind],
         "state": state,
         "expected_html": expected_html,
@@ -103,13 +108,15 @@ def render_feedback(info: RunInfo, result: StudentResult) -> str:
             view["context_html"] = markdown(context) if context else None
             views.append(view)
         pending = sum(1 for i in items if i.pending)
-        parts.append({
-            "number": index,
-            "info": part,
-            "points": result.part_points(part.id),
-            "max": sum(i.max_points for i in items),
-            "pending": pending,
-            "entries": views,
-        })
+        parts.append(
+            {
+                "number": index,
+                "info": part,
+                "points": result.part_points(part.id),
+                "max": sum(i.max_points for i in items),
+                "pending": pending,
+                "entries": views,
+            }
+        )
     template = environment().get_template("feedback.html.j2")
     return template.render(info=info, result=result, parts=parts)
