@@ -193,26 +193,45 @@ def _run_problem(run: _Run) -> MarkupError | None:
 _MATH_TYPES = {"math_inline": False, "math_inline_double": True, "math_block": True}
 
 
+_SCAN_TRIGGERS = frozenset("$\\*_!")
+_EMPTY_SCAN = Scan((), None)
+
+
+@lru_cache(maxsize=16384)
 def scan(text: str) -> Scan:
     """The formulas of `text` and its first problem outside math (or None)."""
+    if not _SCAN_TRIGGERS.intersection(text):
+        # No dollar, backslash, asterisk, underscore or image: nothing to find.
+        return _EMPTY_SCAN
     formulas: list[Formula] = []
     problem: MarkupError | None = None
-
-    def walk(node: SyntaxTreeNode) -> None:
-        nonlocal problem
-        if node.type in _MATH_TYPES:
-            formulas.append(Formula(node.content.strip(), _MATH_TYPES[node.type]))
-            return
-        if node.type == "image" and problem is None:
-            problem = _image_error(node)
-        for item in _runs_and_nodes(node.children):
-            if isinstance(item, _Run):
+    for token in _tokens(text):
+        if token.type in _MATH_TYPES:
+            formulas.append(Formula(token.content.strip(), _MATH_TYPES[token.type]))
+            continue
+        if token.type != "inline" or not token.children:
+            continue
+        run: _Run | None = None
+        for child in [*token.children, None]:
+            if child is not None and child.type in ("text", "text_special"):
+                literal = child.content
+                checked = "\0" * len(literal) if _is_escape(child) else literal
+                if run is None:
+                    run = _Run(literal, checked)
+                else:
+                    run.literal += literal
+                    run.checked += checked
+                continue
+            if run is not None:
                 if problem is None:
-                    problem = _run_problem(item)
-            else:
-                walk(item)
-
-    walk(_tree(text))
+                    problem = _run_problem(run)
+                run = None
+            if child is None:
+                break
+            if child.type in _MATH_TYPES:
+                formulas.append(Formula(child.content.strip(), _MATH_TYPES[child.type]))
+            elif child.type == "image" and problem is None:
+                problem = _image_error(child)
     return Scan(tuple(formulas), problem)
 
 
@@ -228,9 +247,9 @@ def _image_error(node: SyntaxTreeNode) -> MarkupError:
 
 def _check(text: str) -> SyntaxTreeNode:
     """Parse `text` and raise its first problem outside math, if any."""
-    found = scan(text)
-    if found.problem is not None:
-        raise found.problem
+    problem = scan(text).problem
+    if problem is not None:  # scan is cached: raise a fresh copy, not the shared instance
+        raise MarkupError(str(problem), snippet=problem.snippet, reason=problem.reason)
     return _tree(text)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 
 import pytest
+from jinja2 import TemplateError
 
 from mmexam.bank.content import draws
 from mmexam.bank.models import Mcq, Numeric, Param, ParamRange, Problem
@@ -180,3 +181,38 @@ def test_validation_draws_every_combination_or_a_spread():
     assert spread[1] == {"a": 100, "b": 100}
     assert 3 <= len(spread) <= 8
     assert draws(big) == spread  # seeded by the question id
+
+
+@pytest.mark.parametrize(
+    "expression",
+    [
+        "(d_a + 1) * (d_b + 1)", "d_a / 3", "d_a // 3", "d_a % 3", "2 ** d_a", "-d_a + +d_b",
+        "d_a > 2 and d_b < 5", "d_a if d_a > d_b else d_b", "'x' ~ d_a ~ 'y'", "[d_a, d_b]",
+        "(d_a, 1)", "not d_a", "d_a in [1, 2, 3]", "1 < d_a < 5", "d_a or 0", "d_a - 0.5",
+        "d_a * 'ab'", "(d_a * d_b) | round(1)", "[1, 2, 3][d_a % 3]", "d_a is even",
+    ],
+)
+def test_fast_arithmetic_agrees_with_jinja(expression):
+    from mmexam.bank.params import _ENV
+
+    jinja = _ENV.from_string("{{ " + expression + " }}")
+    for d_a, d_b in ((0, 3), (3, 3), (7, 2), (2.5, 1)):
+        values = {"d_a": d_a, "d_b": d_b}
+        try:
+            expected = jinja.render(values)
+        except (TypeError, TemplateError):
+            with pytest.raises(TemplateFailure):
+                render("{{ " + expression + " }}", values)
+            continue
+        assert render("{{ " + expression + " }}", values) == _finalized(expected, jinja, values)
+
+
+def _finalized(rendered: str, template, values) -> str:
+    """Jinja's own output with mmexam's number formatting (whole floats print as ints)."""
+    try:
+        number = float(rendered)
+    except ValueError:
+        return rendered
+    if "." in rendered and number == int(number):
+        return str(int(number))
+    return rendered

@@ -272,13 +272,14 @@ def test_math_verdicts_are_remembered_between_runs(make_bank, tmp_path, monkeypa
     monkeypatch.setenv("MMEXAM_CACHE_DIR", str(tmp_path / "cache"))
     root = make_bank("math")
     first = check_bank(root, graders=GRADERS)
-    assert list((tmp_path / "cache").glob("math-verdicts-*.json"))
+    assert list((tmp_path / "cache").glob("markup-*.json"))
 
     def no_conversion(*args, **kwargs):
         raise AssertionError("a cached formula was converted again")
 
     monkeypatch.setattr(markup, "math_to_typst", no_conversion)
     monkeypatch.setattr(markup, "check_typst_math", no_conversion)
+    monkeypatch.setattr(markup, "scan", no_conversion)
     second = check_bank(root, graders=GRADERS)
     assert second.problems == first.problems
 
@@ -287,7 +288,7 @@ def test_a_corrupt_cache_is_ignored(make_bank, tmp_path, monkeypatch):
     monkeypatch.setenv("MMEXAM_CACHE_DIR", str(tmp_path / "cache"))
     root = make_bank("math")
     check_bank(root, graders=GRADERS)
-    for path in (tmp_path / "cache").glob("math-verdicts-*.json"):
+    for path in (tmp_path / "cache").glob("markup-*.json"):
         path.write_text("{not json")
     assert len(check_bank(root, graders=GRADERS).problems) == 5
 

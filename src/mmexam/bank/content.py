@@ -27,7 +27,7 @@ from mmexam import markup
 from mmexam.bank import params as P
 from mmexam.bank.context import Context, Entry
 from mmexam.bank.explain import did_you_mean, dotted
-from mmexam.bank.mathcache import MathVerdicts
+from mmexam.bank.mathcache import MarkupCache
 from mmexam.bank.reader import Document
 from mmexam.bank.rules import LETTERS, check_distinct_options, part_label
 
@@ -51,8 +51,12 @@ class _Site:
     path: tuple  # full data path in the file
     qid: str | None
     text: str
-    field: str
+    local: tuple  # the path inside the question (or exam.yaml), for the message
     note: str = ""  # e.g. "for d_a=2, d_b=3: "
+
+    @property
+    def field(self) -> str:
+        return dotted(self.local)
 
 
 # ---------------------------------------------------------------- draws
@@ -99,6 +103,14 @@ def _show(values: dict[str, Any]) -> str:
 # ---------------------------------------------------------------- templates
 
 
+def _markup_path(path: tuple) -> bool:
+    return not any(step in _NOT_MARKUP for step in path if isinstance(step, str))
+
+
+def _site(entry: Entry, path: tuple, text: str, note: str = "") -> _Site:
+    return _Site(entry.file, entry.doc, (*entry.path, *path), entry.qid, text, path, note)
+
+
 def check_templates(ctx: Context, entry: Entry, sites: list[_Site]) -> None:
     """Render a question's templates; collect the strings to check as markup in `sites`."""
     question = entry.question
@@ -106,7 +118,7 @@ def check_templates(ctx: Context, entry: Entry, sites: list[_Site]) -> None:
     strings = list(P.templated_strings(data))
     if not question.params:
         for path, text in strings:
-            stray = _STRAY_TEMPLATE.search(text)
+            stray = _STRAY_TEMPLATE.search(text) if "{" in text else None
             if stray:
                 ctx.at(
                     entry,
@@ -114,22 +126,78 @@ def check_templates(ctx: Context, entry: Entry, sites: list[_Site]) -> None:
                     f"{dotted(path)}: '{stray.group()}' looks like a template, but "
                     "the question has no params — add params, or remove the braces",
                 )
-        sites.extend(_sites(entry, data))
+        sites.extend(_site(entry, path, text) for path, text in strings if _markup_path(path))
         return
 
-    names = set(question.params)
-    used: set[str] = set()
-    broken = False
-    for path, text in strings:
-        if not P.is_template(text):
+    templated = [(path, text) for path, text in strings if P.is_template(text)]
+    # Strings without a template read the same for every draw: check them once.
+    sites.extend(
+        _site(entry, path, text)
+        for path, text in strings
+        if _markup_path(path) and not P.is_template(text)
+    )
+    if not _check_names(ctx, entry, templated):
+        return
+
+    numeric_answers = {path for path, _ in templated if _is_numeric_answer(data, path)}
+    groups = _option_groups(data, {path for path, _ in templated})
+    every = draws(question)
+    for_markup = {id(v) for v in _markup_draws(every)}
+    reported: set[tuple] = set()
+    for values in every:
+        note = f"for {_show(values)}: "
+        memo: dict = {}
+        rendered: dict[tuple, str] = {}
+        failed = False
+        for path, text in templated:
+            try:
+                out = P.render(text, values, memo)
+                if path in numeric_answers:
+                    P.numeric_answer(out)
+            except P.TemplateFailure as failure:
+                failed = True
+                if ("render", path) not in reported:
+                    reported.add(("render", path))
+                    ctx.at(
+                        entry,
+                        path,
+                        f"{dotted(path)}: {note}{failure.reason} — fix the "
+                        "template or the parameter ranges",
+                    )
+                continue
+            rendered[path] = out
+        if failed:
             continue
+        for sub, options in groups:
+            texts = [rendered.get(path, text) for path, text in options]
+            if len({" ".join(t.split()).casefold() for t in texts}) == len(texts):
+                continue
+            if (sub, "options") in reported:
+                continue
+            reported.add((sub, "options"))
+            label = f"part {part_label(sub[1], question.parts[sub[1]])}: " if sub else ""
+            check_distinct_options(ctx, entry, sub, texts, label, note)
+        if id(values) in for_markup:
+            sites.extend(
+                _site(entry, path, rendered[path], note)
+                for path, _ in templated
+                if _markup_path(path)
+            )
+
+
+def _check_names(ctx: Context, entry: Entry, templated: list[tuple[tuple, str]]) -> bool:
+    """Every template parses and reads only params; every param is used."""
+    names = set(entry.question.params)
+    used: set[str] = set()
+    clean = True
+    for path, text in templated:
         try:
             variables = P.template_variables(text)
         except P.TemplateFailure as failure:
             ctx.at(
                 entry, path, f"{dotted(path)}: {failure.reason} — fix the {{{{ ... }}}} expression"
             )
-            broken = True
+            clean = False
             continue
         used |= variables
         for name in sorted(variables - names):
@@ -139,8 +207,8 @@ def check_templates(ctx: Context, entry: Entry, sites: list[_Site]) -> None:
                 f"{dotted(path)}: template uses '{name}', which is not a "
                 f"parameter — {did_you_mean(name, names, listing='params are:')}",
             )
-            broken = True
-    for name in question.params:
+            clean = False
+    for name in entry.question.params:
         if name not in used:
             ctx.at(
                 entry,
@@ -149,59 +217,39 @@ def check_templates(ctx: Context, entry: Entry, sites: list[_Site]) -> None:
                 f"{{{{ {name} }}}} in the text or answers, or remove it",
                 key=True,
             )
-    if broken:
-        return
-
-    every = draws(question)
-    for_markup = {id(v) for v in _markup_draws(every)}
-    reported: set[tuple] = set()
-    for values in every:
-        note = f"for {_show(values)}: "
-        try:
-            rendered = P.render_data(data, values)
-        except P.TemplateFailure as failure:
-            key = ("render", failure.path)
-            if key not in reported:
-                reported.add(key)
-                ctx.at(
-                    entry,
-                    failure.path,
-                    f"{dotted(failure.path)}: {note}{failure.reason} — fix "
-                    "the template or the parameter ranges",
-                )
-            continue
-        _check_rendered_options(ctx, entry, rendered, note, reported)
-        if id(values) in for_markup:
-            sites.extend(_sites(entry, rendered, note))
+    return clean
 
 
-def _check_rendered_options(
-    ctx: Context, entry: Entry, rendered: dict, note: str, reported: set[tuple]
-) -> None:
-    bodies = [((), rendered)]
-    bodies += [(("parts", k), part) for k, part in enumerate(rendered.get("parts") or [])]
+def _is_numeric_answer(data: dict, path: tuple) -> bool:
+    if not path or path[-1] != "answer":
+        return False
+    container = data
+    for step in path[:-1]:
+        container = container[step]
+    return isinstance(container, dict) and container.get("kind") == "numeric"
+
+
+def _option_groups(data: dict, templated: set[tuple]) -> list[tuple[tuple, list]]:
+    """(sub, [(path, text)]) for each mcq/multi_select whose options hold a template
+    and are distinct as written (duplicates as written are reported by the rules)."""
+    bodies = [((), data)]
+    bodies += [(("parts", k), part) for k, part in enumerate(data.get("parts") or [])]
+    groups = []
     for sub, body in bodies:
         if body.get("kind") not in ("mcq", "multi_select"):
             continue
-        texts = [o if isinstance(o, str) else o["text"] for o in body["options"]]
-        if len({" ".join(t.split()).casefold() for t in texts}) == len(texts):
+        options = []
+        for k, option in enumerate(body["options"]):
+            if isinstance(option, str):
+                options.append(((*sub, "options", k), option))
+            else:
+                options.append(((*sub, "options", k, "text"), option["text"]))
+        if not any(path in templated for path, _ in options):
             continue
-        if (sub, "options") in reported:
+        if len({" ".join(t.split()).casefold() for _, t in options}) < len(options):
             continue
-        reported.add((sub, "options"))
-        label = f"part {part_label(sub[1], entry.question.parts[sub[1]])}: " if sub else ""
-        check_distinct_options(ctx, entry, sub, body["options"], label, note)
-
-
-def _sites(entry: Entry, data: dict, note: str = "") -> list[_Site]:
-    out = []
-    for path, text in P.templated_strings(data):
-        if any(step in _NOT_MARKUP for step in path if isinstance(step, str)):
-            continue
-        out.append(
-            _Site(entry.file, entry.doc, (*entry.path, *path), entry.qid, text, dotted(path), note)
-        )
-    return out
+        groups.append((sub, options))
+    return groups
 
 
 def blueprint_sites(ctx: Context) -> list[_Site]:
@@ -212,7 +260,7 @@ def blueprint_sites(ctx: Context) -> list[_Site]:
     for key in ("course", "title", "term", "instructions"):
         text = getattr(blueprint, key)
         if text:
-            out.append(_Site(ctx.blueprint_file, ctx.blueprint_doc, (key,), None, text, key))
+            out.append(_Site(ctx.blueprint_file, ctx.blueprint_doc, (key,), None, text, (key,)))
     for k, part in enumerate(blueprint.parts):
         for key in ("title", "instructions"):
             text = getattr(part, key)
@@ -224,7 +272,7 @@ def blueprint_sites(ctx: Context) -> list[_Site]:
                         ("parts", k, key),
                         f"part {part.id}",
                         text,
-                        f"parts[{k}].{key}",
+                        ("parts", k, key),
                     )
                 )
     return out
@@ -251,12 +299,12 @@ def _locate(site: _Site, needle: str) -> tuple[int, int]:
 
 
 def check_markup(
-    ctx: Context, sites: list[_Site], verdicts: MathVerdicts, typeset: bool = True
+    ctx: Context, sites: list[_Site], verdicts: MarkupCache, typeset: bool = True
 ) -> None:
     occurrences: dict[str, list[_Site]] = {}
     reported: set[tuple] = set()
     for site in sites:
-        found = markup.scan(site.text)
+        found = verdicts.scan(site.text)
         if found.problem is not None:
             key = (site.file, site.path, found.problem.reason)
             if key not in reported:

@@ -18,7 +18,7 @@ from mmexam.bank import content, rules
 from mmexam.bank.bank import Bank
 from mmexam.bank.context import Context, Entry
 from mmexam.bank.explain import describe, did_you_mean, dotted, explain, suggest
-from mmexam.bank.mathcache import MathVerdicts, cache_dir
+from mmexam.bank.mathcache import MarkupCache, cache_dir
 from mmexam.bank.models import (
     Blueprint,
     Code,
@@ -117,7 +117,7 @@ def check_bank(
     rules.check_blueprint(ctx)
     if math:
         sites.extend(content.blueprint_sites(ctx))
-        verdicts = MathVerdicts(cache_dir() if cache else None)
+        verdicts = MarkupCache(cache_dir() if cache else None)
         content.check_markup(ctx, sites, verdicts)
         verdicts.save()
 

@@ -95,7 +95,12 @@ _NAN = re.compile(r"^\.(nan|NaN|NAN)$")
 _STD = "tag:yaml.org,2002:"
 
 
+_NUMERIC_START = frozenset("0123456789+-.")
+
+
 def _plain(value: str) -> Any:
+    if value and value[0] not in _NUMERIC_START and value[0] not in "~nNtTfF":
+        return value  # plain text: not null, bool or number
     if value in _NULL:
         return None
     if value in _TRUE:
@@ -247,9 +252,32 @@ def _build(text: str, doc: Document, max_values: int) -> None:
     anchors: dict[str, tuple[Any, int]] = {}
     documents = 0
     values = 0
+    get_event = source.get_event
+    scalar_event = yaml.ScalarEvent
     try:
         while True:
-            event = source.get_event()
+            event = get_event()
+            if event.__class__ is scalar_event:  # the common case first
+                values += 1
+                mark = event.start_mark
+                where = (mark.line + 1, mark.column + 1)
+                top = stack[-1] if stack else None
+                if top is not None and top.key is None and top.kind == "map":
+                    top.key = (event.value, where)
+                    continue
+                style = event.style
+                if event.tag is None and not style and event.implicit[0]:
+                    value = _plain(event.value)
+                else:
+                    value = _scalar(event, doc, where)
+                if style == '"':
+                    _mangled_latex(text[mark.index : event.end_mark.index], doc, where)
+                elif style == "|":
+                    doc.block_scalars.add(_child_path(stack))
+                if event.anchor is not None:
+                    anchors[event.anchor] = (value, 1)
+                _place(stack, doc, value, 1, where=where)
+                continue
             if isinstance(event, yaml.StreamEndEvent) or event is None:
                 break
             if isinstance(event, yaml.DocumentStartEvent):
@@ -330,19 +358,6 @@ def _build(text: str, doc: Document, max_values: int) -> None:
                 _place(stack, doc, value, size, where=where)
                 continue
 
-            if isinstance(event, yaml.ScalarEvent):
-                values += 1
-                if stack and stack[-1].kind == "map" and stack[-1].key is None:
-                    stack[-1].key = (event.value, where)
-                    continue
-                value = _scalar(event, doc, where)
-                if event.style == '"':
-                    _mangled_latex(text[event.start_mark.index : event.end_mark.index], doc, where)
-                if event.style == "|":
-                    doc.block_scalars.add(_child_path(stack))
-                if event.anchor is not None:
-                    anchors[event.anchor] = (value, 1)
-                _place(stack, doc, value, 1, where=where)
     finally:
         source.dispose()
 
