@@ -363,3 +363,128 @@ def test_map_in_workers_restarts_a_crashed_worker_and_fails_only_its_item():
         assert by_index[i].ok, by_index[i].error
         assert by_index[i].value["ok"] and by_index[i].value["first"] == float(i)
     assert len({by_index[i].value["pid"] for i in (0, 1, 2, 5, 6, 7)}) >= 2
+
+
+COUNTER = """
+import ctypes
+import torch
+
+calls = []
+
+def f(x):
+    calls.append(len(calls))
+    return x * 2 + len(calls)
+
+def crash():
+    ctypes.string_at(0)
+
+def spin(x):
+    while True:
+        pass
+"""
+
+
+def test_a_replayed_script_gives_the_same_outcomes_as_calls_made_one_by_one(sandbox):
+    xs = [torch.full((2,), float(i)) for i in range(5)]
+    with sandbox.open(COUNTER, "replay.py") as first:
+        sequential = [first.call("f", x) for x in xs]  # recorded as the script
+    with sandbox.open(COUNTER, "replay.py") as second:
+        assert second._script is not None and len(second._script.calls) == 5
+        replayed = [second.call("f", x) for x in xs]
+        assert second._pipe is None  # the whole script was used
+    for a, b in zip(sequential, replayed):
+        assert a.ok and b.ok
+        torch.testing.assert_close(a.value, b.value)
+    with sandbox.open(COUNTER, "replay.py") as third:  # skips calls, then asks something new
+        got = [third.call("f", xs[0]), third.call("f", xs[3]), third.call("f", torch.ones(1))]
+    assert all(o.ok for o in got)
+    torch.testing.assert_close(got[0].value, xs[0] * 2 + 1)
+    torch.testing.assert_close(got[1].value, xs[3] * 2 + 4)  # the skipped calls still ran first
+    torch.testing.assert_close(got[2].value, torch.full((1,), 2.0 + 6))
+
+
+def test_a_crash_in_a_call_the_grader_skipped_costs_nothing(sandbox):
+    x, y = torch.ones(2), torch.zeros(2)
+    with sandbox.open(COUNTER, "skip.py") as first:
+        first.call("f", x)
+        first.call("crash")
+        first.call("f", y)
+    with sandbox.open(COUNTER, "skip.py") as second:
+        a = second.call("f", x)
+        b = second.call("f", y)  # the replayed crash() kills the child first
+        assert second.children == 2
+    assert a.ok and b.ok, (a.error, b.error)
+    torch.testing.assert_close(b.value, y * 2 + 1)
+
+
+def test_a_function_out_of_time_is_not_run_again(sandbox):
+    with sandbox.open(COUNTER, "spin.py") as student:
+        first = student.call("spin", torch.ones(1))
+        started = time.monotonic()
+        second = student.call("spin", torch.ones(2))
+        assert time.monotonic() - started < 0.5
+        other = student.call("f", torch.ones(1))
+    assert first.error == "exceeded 1 s CPU"
+    assert second.error == "exceeded 1 s CPU (in an earlier call)"
+    assert other.ok
+
+
+def test_files_of_one_student_share_a_child_in_a_session(sandbox):
+    with sandbox.session("student-1"):
+        with sandbox.open(FUSION, "fusion.py") as fusion:
+            a = fusion.call("tensor_fusion", *inputs())
+            child = fusion._child
+        with sandbox.open(COUNTER, "other.py") as other:
+            b = other.call("f", torch.ones(1))
+            assert other._child is child and fusion.closed
+            crashed = other.call("crash")
+            again = other.call("f", torch.ones(1))  # re-imported in a fresh child
+            assert other._child is not child
+        assert other._child.alive  # the session keeps its child until the block ends
+    assert not other._child.alive
+    assert a.ok and b.ok and again.ok and not crashed.ok
+    with sandbox.open(FUSION, "fusion.py") as outside:
+        outside.call("tensor_fusion", *inputs())
+        assert outside._child is not other._child
+
+
+def test_the_wire_format_is_safetensors_and_hostile_blobs_are_refused():
+    import json
+    import struct
+
+    import safetensors.torch
+
+    from mmexam.grade.sandbox_worker import TensorFormatError, decode_tensors, encode_tensors
+
+    tensors = {
+        "a": torch.randn(3, 4, dtype=torch.float64),
+        "b": torch.arange(6, dtype=torch.int32).reshape(2, 3)[:, 1:],
+        "c": torch.tensor(True),
+        "d": torch.zeros(0, 5),
+        "e": torch.randn(2).to(torch.bfloat16),
+    }
+    theirs = safetensors.torch.load(encode_tensors(tensors))
+    ours = decode_tensors(
+        safetensors.torch.save({k: v.contiguous() for k, v in tensors.items()}), 1 << 20
+    )
+    for name, tensor in tensors.items():
+        assert torch.equal(theirs[name], tensor) and torch.equal(ours[name], tensor)
+        assert type(ours[name]) is torch.Tensor
+
+    def blob(header: dict, data: bytes = b"") -> bytes:
+        text = json.dumps(header).encode()
+        return struct.pack("<Q", len(text)) + text + data
+
+    hostile = [
+        blob({"x": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]}}, b"\0" * 4),
+        blob({"x": {"dtype": "F32", "shape": [3], "data_offsets": [0, 8]}}, b"\0" * 8),
+        blob({"x": {"dtype": "F32", "shape": [1 << 40], "data_offsets": [0, 8]}}, b"\0" * 8),
+        blob({"x": {"dtype": "PY_OBJECT", "shape": [1], "data_offsets": [0, 1]}}, b"\0"),
+        blob({"x": {"dtype": "F32", "shape": [-1], "data_offsets": [0, 0]}}),
+        blob({"x": {"dtype": "F32", "shape": [2], "data_offsets": [-8, 0]}}, b"\0" * 8),
+        struct.pack("<Q", 1 << 40) + b"{}",
+        b"\x01\x02",
+    ]
+    for data in hostile:
+        with pytest.raises(TensorFormatError):
+            decode_tensors(data, 1 << 20)
