@@ -38,8 +38,12 @@ def test_a_practice_pool_too_small_for_the_blueprint_is_one_line(tmp_path, fixtu
     bank = fixture_copy("banks/practice")
     questions = bank / "questions.yaml"
     text = questions.read_text()
-    questions.write_text(text.replace("    kind: problem\n", "    kind: problem\n    practice: false\n"))
-    result = runner.invoke(app, ["practice", "exam", "--bank", str(bank), "--out", str(tmp_path / "x")])
+    questions.write_text(
+        text.replace("    kind: problem\n", "    kind: problem\n    practice: false\n")
+    )
+    result = runner.invoke(
+        app, ["practice", "exam", "--bank", str(bank), "--out", str(tmp_path / "x")]
+    )
     assert result.exit_code == 1
     assert result.output == (
         f"error: {bank}: the practice pool cannot fill the exam: part 'fusion' picks 1, "

@@ -415,3 +415,61 @@ def exam(
     console.print(
         Text(f"The same exam again: mmexam practice exam --seed {result.seed}"), soft_wrap=True
     )
+
+
+# ---------------------------------------------------------------- check
+
+
+@practice.command("check")
+def check_command(
+    task: Annotated[
+        str, typer.Argument(help="Code task: fusion, contrastive, mllm or generation.")
+    ],
+    file: Annotated[Path, typer.Argument(help="Your Python file for that task, e.g. fusion.py.")],
+    bundle: BundleOption = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the result as JSON instead of a table.")
+    ] = False,
+    require_sandbox: Annotated[
+        bool,
+        typer.Option("--require-sandbox", help="Refuse to run without bubblewrap's isolation."),
+    ] = False,
+) -> None:
+    """Run a code task's public checks on your file, as the real grading does.
+
+    The same sandbox and messages as `mmexam check`; with --bundle, the expected outputs
+    come from the bundle's fixtures. Hidden checks run only at grading time.
+
+    Example: mmexam practice check fusion fusion.py --bundle practice/
+    """
+    import json
+    import warnings
+
+    from mmexam.cli.check import _read, as_document, show
+    from mmexam.practice.check import fixtures_for, practice_checks
+
+    if bundle is not None:
+        fixtures_for(task, bundle)  # a wrong task or bundle fails before the sandbox starts
+    else:
+        from mmexam.grade.tasks import list_tasks
+
+        if task not in list_tasks():
+            raise PracticeError(
+                f"unknown code task '{task}' — known tasks: {', '.join(list_tasks())}"
+            )
+    source = _read(file)
+    from mmexam.grade.sandbox import Sandbox
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        sandbox = Sandbox(require_sandbox=require_sandbox)
+    for warning in caught:
+        typer.echo(f"warning: {warning.message}", err=True)
+    try:
+        result = practice_checks(task, source, filename=file.name, bundle=bundle, sandbox=sandbox)
+    finally:
+        sandbox.close()
+    if as_json:
+        typer.echo(json.dumps(as_document(result), indent=2, ensure_ascii=False))
+    else:
+        show(result)
