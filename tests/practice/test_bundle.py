@@ -154,6 +154,17 @@ def test_export_leaves_out_non_practice_questions_and_code_solutions(tmp_path, f
     assert [t.task for t in bundle.tasks] == ["fusion"]
     assert "left out (practice: false): hidden-from-practice" in result.output
 
+    quiz = runner.invoke(
+        app,
+        ["practice", "quiz", "--bundle", str(out), "--part", "fusion", "--seed", "0"],
+        input="9\n",
+        env={"MMEXAM_HOME": str(tmp_path / "home")},
+    )
+    assert quiz.exit_code == 0, quiz.output
+    assert "✓ Right — 3 / 3 points." in quiz.output
+    assert "Quiz ended (end of input)." in quiz.output
+    assert "Score so far: 3 / 3 points (100%)" in quiz.output
+
 
 def test_export_never_writes_into_a_foreign_folder(tmp_path, fixture_copy):
     bank = fixture_copy("banks/practice")
