@@ -262,3 +262,34 @@ def test_a_broken_history_is_one_error_and_is_not_overwritten(tmp_path):
     with pytest.raises(PracticeError):
         load_history(path)
     assert History().missed_ids() == set()
+
+
+def test_the_shipped_bank_works_out_of_the_box(tmp_path):
+    from typer.testing import CliRunner
+
+    from mmexam.cli import app
+
+    result = CliRunner().invoke(
+        app,
+        ["practice", "quiz", "--count", "3", "--seed", "1"],
+        input="",
+        env={"MMEXAM_HOME": str(tmp_path)},
+    )
+    assert result.exit_code == 0, result.output
+    assert "Question 1/3 · " in result.output
+    assert "Quiz ended (end of input)." in result.output
+    assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize("command", ["quiz", "check", "export", "exam"])
+def test_every_practice_command_has_help_and_a_readme_entry(command):
+    from pathlib import Path
+
+    from typer.testing import CliRunner
+
+    from mmexam.cli import app
+
+    result = CliRunner().invoke(app, ["practice", command, "--help"])
+    assert result.exit_code == 0 and "Example: mmexam practice" in result.output, result.output
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    assert f"mmexam practice {command}" in readme
