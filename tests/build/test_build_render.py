@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import dataclasses
+import io
+import re
 
 import pytest
+from pypdf import PdfReader
 from small_bank import FROZEN_GRADERS, GOLDENS, SMALL_BANK
 
 from mmexam.bank import load_bank
 from mmexam.build.exam import Settings, render_sources
 from mmexam.build.render import compile_pdf, typst_str
 from mmexam.build.variants import draw_paper
-from mmexam.build.view import paper_view
+from mmexam.build.view import Fragments, paper_view
 from mmexam.errors import BuildError
 from mmexam.paths import TEMPLATES
 
@@ -22,8 +25,13 @@ def paper():
 
 
 @pytest.fixture(scope="module")
-def sources(paper):
-    settings = Settings(1, ("pdf", "html"), True, TEMPLATES, FROZEN_GRADERS)
+def workdir(tmp_path_factory):
+    return tmp_path_factory.mktemp("fragments")
+
+
+@pytest.fixture(scope="module")
+def sources(paper, workdir):
+    settings = Settings(1, ("pdf", "html"), True, TEMPLATES, FROZEN_GRADERS, workdir)
     return render_sources(paper, settings)
 
 
@@ -34,6 +42,7 @@ def sources(paper):
         ("key", "typst", "small-key.typ"),
         ("exam", "html", "small-exam.html"),
         ("key", "html", "small-key.html"),
+        ("fragments", "typst", "small-fragments.typ"),
     ],
 )
 def test_sources_match_the_goldens(sources, update_goldens, document, target, golden):
@@ -61,31 +70,41 @@ def question_block(source: str, qid: str) -> tuple[int, int]:
     return lines.index(f"// @begin {qid}"), lines.index(f"// @end {qid}")
 
 
-def test_a_typst_error_names_the_question_and_the_line(sources):
-    source = sources[("exam", "typst")]
-    lines = source.splitlines()
-    start, _ = question_block(source, "short-late-fusion")
-    lines.insert(start + 1, "#strong[an unclosed bracket")
+def test_a_typst_error_names_the_question_and_the_line(sources, workdir):
+    library = sources[("fragments", "typst")]
+    lines = library.splitlines()
+    start, _ = question_block(library, "short-late-fusion")
+    lines.insert(start + 2, "#strong[an unclosed bracket")
     with pytest.raises(BuildError) as caught:
-        compile_pdf("\n".join(lines), "exam for version A")
+        compile_pdf("\n".join(lines), "question text for version A", workdir)
     message = str(caught.value)
-    assert message.startswith("exam for version A: question short-late-fusion: ")
+    assert message.startswith("question text for version A: question short-late-fusion: ")
     assert "#strong[an unclosed bracket" in message
     assert "┌─" not in message and "\n" not in message
 
 
-def test_a_typst_error_in_a_later_question_is_not_blamed_on_an_earlier_one(sources):
-    source = sources[("key", "typst")]
-    lines = source.splitlines()
-    start, _ = question_block(source, "open-fusion-future")
-    lines.insert(start + 1, "#let broken = (1, 2")
+def test_a_typst_error_in_a_later_question_is_not_blamed_on_an_earlier_one(sources, workdir):
+    library = sources[("fragments", "typst")]
+    lines = library.splitlines()
+    start, _ = question_block(library, "open-fusion-future")
+    lines.insert(start + 2, "#let broken = (1, 2")
     with pytest.raises(BuildError, match="question open-fusion-future: "):
-        compile_pdf("\n".join(lines), "key")
+        compile_pdf("\n".join(lines), "key", workdir)
 
 
-def test_the_sources_compile(sources):
-    pdf = compile_pdf(sources[("exam", "typst")], "exam")
-    assert pdf.startswith(b"%PDF-")
+def test_the_sources_compile_and_place_every_fragment(sources, workdir):
+    library = compile_pdf(sources[("fragments", "typst")], "fragments", workdir)
+    (workdir / "fragments-0.pdf").write_bytes(library)
+    pages = len(PdfReader(io.BytesIO(library)).pages)
+    for document in ("exam", "key"):
+        source = sources[(document, "typst")]
+        pdf = compile_pdf(source, document, workdir)
+        assert pdf.startswith(b"%PDF-")
+        used = {int(n) for n in re.findall(r"frag\((\d+)\)", source)}
+        assert used and max(used) <= pages
+    exam, key = (sources[(d, "typst")] for d in ("exam", "key"))
+    placed = {int(n) for s in (exam, key) for n in re.findall(r"frag\((\d+)\)", s)}
+    assert placed == set(range(1, pages + 1)), "a fragment is typeset but never placed"
 
 
 def test_an_unconvertible_formula_names_the_question_and_the_snippet(paper):
@@ -98,7 +117,7 @@ def test_an_unconvertible_formula_names_the_question_and_the_snippet(paper):
     bad = dataclasses.replace(paper, parts=[paper.parts[0], part, *paper.parts[2:]])
     for target in ("typst", "html"):
         with pytest.raises(BuildError) as caught:
-            paper_view(bad, target, FROZEN_GRADERS)
+            paper_view(bad, target, FROZEN_GRADERS, Fragments("f.pdf"))
         message = str(caught.value)
         assert message.startswith(f"{placed.id}: cannot convert the text"), message
         assert "\\frac{1}{" in message
@@ -108,7 +127,7 @@ def test_a_code_question_on_a_missing_function_is_a_build_error(paper, tmp_path)
     (tmp_path / "fusion").mkdir()
     (tmp_path / "fusion" / "starter.py").write_text("def other():\n    pass\n")
     with pytest.raises(BuildError, match="function 'tensor_fusion' is not in .* it has other"):
-        paper_view(paper, "typst", tmp_path)
+        paper_view(paper, "typst", tmp_path, Fragments("f.pdf"))
 
 
 def test_typst_strings_escape_everything():

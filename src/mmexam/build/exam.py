@@ -20,20 +20,23 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import shutil
+import tempfile
 import time
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from mmexam import markup
 from mmexam.bank import load_bank
 from mmexam.build.render import compile_pdf, templates
 from mmexam.build.roster import read_roster
 from mmexam.build.starter import starter_path, student_readme
 from mmexam.build.variants import Paper, content_hash, draw_paper, version_letters
-from mmexam.build.view import paper_view
+from mmexam.build.view import Fragments, paper_view
 from mmexam.errors import BuildError, MmexamError
 from mmexam.manifest import Manifest, Student
 from mmexam.paths import GRADERS, TEMPLATES
@@ -41,6 +44,8 @@ from mmexam.paths import GRADERS, TEMPLATES
 FORMATS = ("pdf", "html")
 # Below this many papers, starting worker processes costs more than it saves.
 PARALLEL_FROM = 6
+# Papers per fragment library: more share more typesetting, fewer spread better over workers.
+BATCH = 20
 
 
 @dataclass(frozen=True)
@@ -62,6 +67,7 @@ class Settings:
     key: bool
     templates: Path
     graders: Path
+    workdir: Path | None = None  # scratch folder for the fragment libraries (None: a temporary one)
 
 
 @dataclass
@@ -98,33 +104,75 @@ def write_atomic(path: Path, data: bytes) -> None:
     os.replace(temp, path)
 
 
-def render_sources(paper: Paper, settings: Settings) -> dict[tuple[str, str], str]:
-    """The exam (and key) sources of one paper: {(document, target): source}."""
+def render_batch(
+    papers: list[Paper], settings: Settings, index: int = 0
+) -> tuple[str | None, list[dict[tuple[str, str], str]]]:
+    """The sources of a batch of papers: its fragment library (None without PDF) and,
+    per paper, {(document, target): source} for the exam (and key) in each target."""
     tpl = templates(settings.templates)
     documents = ("exam", "key") if settings.key else ("exam",)
-    targets = [t for f, t in (("pdf", "typst"), ("html", "html")) if f in settings.formats]
-    sources = {}
-    for target in targets:
-        view = paper_view(paper, target, settings.graders)
-        for document in documents:
-            sources[(document, target)] = tpl.render(document, target, view)
+    fragments = Fragments(f"fragments-{index}.pdf")
+    sources: list[dict[tuple[str, str], str]] = [{} for _ in papers]
+    for paper, paper_sources in zip(papers, sources):
+        for fmt, target in (("pdf", "typst"), ("html", "html")):
+            if fmt not in settings.formats:
+                continue
+            view = paper_view(paper, target, settings.graders, fragments)
+            for document in documents:
+                paper_sources[(document, target)] = tpl.render(document, target, view)
+    library = None
+    if "pdf" in settings.formats:
+        library = tpl.render("fragments", "typst", {"fragments": fragments.items})
+    return library, sources
+
+
+def render_sources(paper: Paper, settings: Settings) -> dict[tuple[str, str], str]:
+    """The sources of one paper alone, its fragment library under ("fragments", "typst")."""
+    library, (sources,) = render_batch([paper], settings)
+    if library is not None:
+        sources[("fragments", "typst")] = library
     return sources
 
 
+def make_batch(
+    bank: Any, jobs: list[PaperJob], settings: Settings, index: int
+) -> list[tuple[Student, list[Path]]]:
+    """Draw, render, compile and write a batch of papers; their manifest entries and files.
+
+    The batch's question text is typeset once, in its fragment library, which
+    every PDF of the batch places from; then each paper is compiled alone.
+    """
+    if settings.workdir is None:
+        with tempfile.TemporaryDirectory(prefix="mmexam-build-") as workdir:
+            return make_batch(bank, jobs, replace(settings, workdir=Path(workdir)), index)
+    papers = [
+        draw_paper(bank, settings.seed, job.student, name=job.name, variant=job.variant)
+        for job in jobs
+    ]
+    library, sources = render_batch(papers, settings, index)
+    if library is not None:
+        what = _who(jobs[0]) if len(jobs) == 1 else f"{_who(jobs[0])} to {jobs[-1].student}"
+        pdf = compile_pdf(library, f"question text for {what}", settings.workdir)
+        write_atomic(settings.workdir / f"fragments-{index}.pdf", pdf)
+    results = []
+    for job, paper, paper_sources in zip(jobs, papers, sources):
+        files = []
+        for (document, target), source in paper_sources.items():
+            if target == "typst":
+                path = job.folder / f"{document}.pdf"
+                what = f"{document} for {_who(job)}"
+                write_atomic(path, compile_pdf(source, what, settings.workdir))
+            else:
+                path = job.folder / f"{document}.html"
+                write_atomic(path, source.encode("utf-8"))
+            files.append(path)
+        results.append((paper.manifest_entry(), files))
+    return results
+
+
 def make_paper(bank: Any, job: PaperJob, settings: Settings) -> tuple[Student, list[Path]]:
-    """Draw, render, compile and write one paper; return its manifest entry and files."""
-    paper = draw_paper(bank, settings.seed, job.student, name=job.name, variant=job.variant)
-    files = []
-    for (document, target), source in render_sources(paper, settings).items():
-        what = f"{document} for {_who(job)}"
-        if target == "typst":
-            path = job.folder / f"{document}.pdf"
-            write_atomic(path, compile_pdf(source, what))
-        else:
-            path = job.folder / f"{document}.html"
-            write_atomic(path, source.encode("utf-8"))
-        files.append(path)
-    return paper.manifest_entry(), files
+    """Draw, render, compile and write one paper (a batch of one)."""
+    return make_batch(bank, [job], settings, 0)[0]
 
 
 def _who(job: PaperJob) -> str:
@@ -136,20 +184,33 @@ def _who(job: PaperJob) -> str:
 _worker: dict[str, Any] = {}
 
 
-def _init_worker(bank: Any, settings: Settings) -> None:
+def _init_worker(bank: Any, settings: Settings, formulas: tuple[dict, dict]) -> None:
     _worker["bank"], _worker["settings"] = bank, settings
+    # Formulas this process converted while loading the bank: a worker need not redo them.
+    markup._typst_cache.update(formulas[0])
+    markup._mathml_cache.update(formulas[1])
 
 
-def _run_batch(batch: list[PaperJob]) -> list[tuple[Student, list[Path]]] | str:
+def _converted_formulas() -> tuple[dict, dict]:
+    """The markup module's formula caches, without the failures (they need not pickle)."""
+    return (
+        {k: v for k, v in markup._typst_cache.items() if isinstance(v, str)},
+        {k: v for k, v in markup._mathml_cache.items() if isinstance(v, str)},
+    )
+
+
+def _run_batch(numbered: tuple[int, list[PaperJob]]) -> list[tuple[Student, list[Path]]] | str:
+    index, batch = numbered
     try:
-        return [make_paper(_worker["bank"], job, _worker["settings"]) for job in batch]
+        return make_batch(_worker["bank"], batch, _worker["settings"], index)
     except MmexamError as error:  # sent back as text: error classes need not pickle
         return str(error)
 
 
-def _batches(jobs: list[PaperJob], workers: int) -> list[list[PaperJob]]:
-    size = max(1, min(16, len(jobs) // (workers * 4) or 1))
-    return [jobs[i : i + size] for i in range(0, len(jobs), size)]
+def batches(jobs: list[PaperJob]) -> list[tuple[int, list[PaperJob]]]:
+    """Fixed-size batches: which papers share a library depends on the roster alone,
+    never on the number of workers, so every PDF is the same byte for byte."""
+    return [(n, jobs[i : i + BATCH]) for n, i in enumerate(range(0, len(jobs), BATCH))]
 
 
 def make_papers(
@@ -157,7 +218,7 @@ def make_papers(
 ) -> list[tuple[Student, list[Path]]]:
     """Make every paper, in worker processes when it pays; results in job order."""
     if workers <= 1 or len(jobs) < PARALLEL_FROM:
-        return [make_paper(bank, job, settings) for job in jobs]
+        return [made for n, batch in batches(jobs) for made in make_batch(bank, batch, settings, n)]
     results = []
     context = multiprocessing.get_context("spawn")
     try:
@@ -165,9 +226,9 @@ def make_papers(
             max_workers=workers,
             mp_context=context,
             initializer=_init_worker,
-            initargs=(bank, settings),
+            initargs=(bank, settings, _converted_formulas()),
         ) as pool:
-            for outcome in pool.map(_run_batch, _batches(jobs, workers)):
+            for outcome in pool.map(_run_batch, batches(jobs)):
                 if isinstance(outcome, str):
                     raise BuildError(outcome)
                 results.extend(outcome)
@@ -250,11 +311,16 @@ def build_exam(
 ) -> BuildResult:
     """Build the exam: papers (+ keys), variants.json and starter code under `out`."""
     started = time.perf_counter()
-    settings = Settings(seed, parse_formats(formats), key, templates_dir, graders)
+    formats = parse_formats(formats)
     plan = plan_jobs(out, roster, variants)
     bank = load_bank(bank_path)
     workers = max(1, min(jobs or os.cpu_count() or 1, len(plan)))
-    made = make_papers(bank, plan, settings, workers)
+    workdir = Path(tempfile.mkdtemp(prefix="mmexam-build-"))
+    try:
+        settings = Settings(seed, formats, key, templates_dir, graders, workdir)
+        made = make_papers(bank, plan, settings, workers)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
 
     students = [student for student, _ in made]
     used = {item.question for student in students for item in student.items}

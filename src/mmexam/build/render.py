@@ -30,11 +30,14 @@ TEMPLATE_NAMES = {
     ("key", "typst"): "key.typ.j2",
     ("exam", "html"): "exam.html.j2",
     ("key", "html"): "key.html.j2",
+    ("fragments", "typst"): "fragments.typ.j2",
 }
 
 BEGIN = re.compile(r"^// @begin (\S+)$")
 END = re.compile(r"^// @end (\S+)$")
 PREAMBLE_END = "// @preamble-end"
+# Lines of a template's own frame around a question's text, never the culprit.
+WRAPPER = re.compile(r"^(#fragment\(.*|\]\)?|\))$")
 
 
 def typst_str(value: Any) -> str:
@@ -109,14 +112,23 @@ def compiler():
     return _compiler
 
 
-def compile_pdf(source: str, what: str) -> bytes:
-    """Compile a Typst source to PDF bytes; a failure is a `BuildError` naming the question."""
+def compile_pdf(source: str, what: str, root: Path | None = None) -> bytes:
+    """Compile a Typst source to PDF bytes; a failure is a `BuildError` naming the question.
+
+    `root` is the folder the source may read files from (the fragment library).
+    The timestamp is fixed, so the bytes depend on the source alone.
+    """
     import typst
 
     try:
-        return compiler().compile(input=source.encode("utf-8"), format="pdf")
+        return compiler().compile(
+            input=source.encode("utf-8"),
+            format="pdf",
+            root=str(root) if root else None,
+            timestamp=0,
+        )
     except typst.TypstError as error:
-        raise BuildError(explain_typst_error(source, error, what)) from None
+        raise BuildError(explain_typst_error(source, error, what, root)) from None
 
 
 def _first_location(error: Any) -> int | None:
@@ -150,7 +162,7 @@ def _snippet(lines: list[str], line: int | None) -> str:
     return text if len(text) <= 100 else text[:97] + "..."
 
 
-def explain_typst_error(source: str, error: Any, what: str) -> str:
+def explain_typst_error(source: str, error: Any, what: str, root: Path | None = None) -> str:
     """Say which question broke the Typst compile, and where, in one line."""
     import typst
 
@@ -161,11 +173,18 @@ def explain_typst_error(source: str, error: Any, what: str) -> str:
     for qid, start, end in spans:
         fragment = head + "\n" + "\n".join(lines[start : end + 1]) + "\n"
         try:
-            compiler().compile(input=fragment.encode("utf-8"), format="pdf")
+            compiler().compile(
+                input=fragment.encode("utf-8"), format="pdf", root=str(root) if root else None
+            )
         except typst.TypstError as inner:
             local = _first_location(inner)
             offset = local - (preamble + 1) - 1 + start if local and local > preamble + 1 else None
             snippet = _snippet(lines, offset + 1) if offset is not None else ""
+            if not snippet or WRAPPER.match(snippet):  # the error points at the template's frame
+                body = [
+                    ln.strip() for ln in lines[start + 1 : end] if not WRAPPER.match(ln.strip())
+                ]
+                snippet = _snippet([" ".join(body)], 1)
             shown = f" in {snippet!r}" if snippet else ""
             return (
                 f"{what}: question {qid}: Typst cannot typeset its text{shown}: {_message(inner)}"
