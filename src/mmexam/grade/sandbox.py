@@ -303,6 +303,7 @@ class _Conn:
         self.poller.register(self.fd, select.POLLIN)
         self.out_open = True
         self.pending = bytearray()  # bytes read past the last frame
+        self.scratch = memoryview(bytearray(1 << 20))  # recv() would allocate its size each time
 
     def _read_out(self) -> None:
         while self.out_open:
@@ -385,16 +386,17 @@ class _Conn:
                 want = end - len(pending)
             else:
                 want = HEADER.size - len(pending)
+            scratch = self.scratch
             try:
-                chunk = self.sock.recv(min(max(want, 65536), 1 << 22))
+                n = self.sock.recv_into(scratch, min(max(want, 65536), len(scratch)))
             except BlockingIOError:
                 self._wait(deadline)
                 continue
             except OSError:
                 raise _Closed from None
-            if not chunk:
+            if not n:
                 raise _Closed
-            pending += chunk
+            pending += scratch[:n]
 
     def drain(self, seconds: float = 0.0) -> None:
         """Read what the child printed, waiting up to `seconds` for the pipe to close."""
@@ -511,8 +513,10 @@ def _same_value(a: Any, b: Any) -> bool:
     """The same argument: the same tensor/module object, or equal plain values of one type."""
     import torch
 
+    if a is b:
+        return True
     if isinstance(a, (torch.Tensor, ModuleSpec)) or isinstance(b, (torch.Tensor, ModuleSpec)):
-        return a is b
+        return False
     if type(a) is not type(b):
         return False
     if isinstance(a, (tuple, list)):

@@ -31,6 +31,7 @@ sandbox. Only the standard library, torch and the sibling
 from __future__ import annotations
 
 import ctypes
+import gc
 import io
 import json
 import math
@@ -851,6 +852,11 @@ def main(argv: list[str]) -> int:
     ctrl = socket.socket(fileno=ctrl_fd)
     zygote = _Zygote(ctrl, config)
     zygote.warm_up()
+    # Everything imported so far is shared with every child copy-on-write; a
+    # garbage collection in a child would write to all of it and copy every
+    # page. Freezing moves these objects out of the collector's sight.
+    gc.collect()
+    gc.freeze()
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
     zygote.serve()
     return 0

@@ -1,0 +1,276 @@
+"""Throughput of the sandboxed code grader: workers + zygote vs a fresh process per submission.
+
+    python benchmarks/grade_throughput.py                 # 500 submissions, all cores
+    python benchmarks/grade_throughput.py --count 100 --jobs 2 --baseline 4
+
+Builds `--count` synthetic submissions, each with one file per code task
+(fusion, contrastive, mllm, generation):
+
+- correct files: copies of graders/<task>/reference.py;
+- buggy files: the reference with one seeded mutation (an operator swapped,
+  a constant changed, a `dim=` moved) in one function;
+- hostile files: a fusion.py from tests/fixtures/hostile/ (crash, exit,
+  memory bomb, forged frames, monkeypatching, reading graders/, ...), the
+  other tasks honest. Attacks that can only be stopped by the wall clock
+  (sleeping, fork bombs, ignored signals) are left out: each would hold one
+  worker for the 15 s wall-clock limit of a call and says nothing about speed.
+
+Every submission is graded with all hidden checks (`run_checks`), its four
+files sharing one sandboxed child (`Sandbox.session`), in `map_in_workers`
+(one Sandbox per worker). Then, in the same run, a sample is graded the
+naive way: a fresh Python process per submission (import torch, start a
+sandbox, run the same checks), `--jobs` at a time; its rate is extrapolated
+from the sample. Printed: submissions per second of both, and the ratio.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import json
+import os
+import random
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+TASKS = ("fusion", "contrastive", "mllm", "generation")
+HOSTILE = (
+    "infinite_loop",
+    "memory_bomb",
+    "segfault",
+    "sys_exit",
+    "os_exit",
+    "kill_parent",
+    "fake_protocol_fd",
+    "fake_stdout",
+    "monkeypatch_torch",
+    "eq_always_true",
+    "tensor_subclass",
+    "numpy_array",
+    "huge_output",
+    "network",
+    "read_graders_absolute",
+    "write_outside",
+    "close_all_fds",
+)
+
+
+# ---------------------------------------------------------------- submissions
+
+
+class _Mutator(ast.NodeTransformer):
+    """Change the `target`-th mutable node of one function (seeded)."""
+
+    SWAPS = {ast.Add: ast.Sub, ast.Sub: ast.Add, ast.Mult: ast.Div, ast.Div: ast.Mult}
+
+    def __init__(self, target: int) -> None:
+        self.target = target
+        self.seen = 0
+        self.done = ""
+
+    def _hit(self) -> bool:
+        self.seen += 1
+        return self.seen - 1 == self.target
+
+    def visit_BinOp(self, node: ast.BinOp) -> ast.AST:
+        self.generic_visit(node)
+        if type(node.op) in self.SWAPS and self._hit():
+            node.op = self.SWAPS[type(node.op)]()
+            self.done = "operator swapped"
+        return node
+
+    def visit_Constant(self, node: ast.Constant) -> ast.AST:
+        if type(node.value) in (int, float) and not isinstance(node.value, bool) and self._hit():
+            self.done = f"constant {node.value!r} changed"
+            return ast.copy_location(ast.Constant(node.value + 1), node)
+        return node
+
+    def visit_keyword(self, node: ast.keyword) -> ast.AST:
+        self.generic_visit(node)
+        if node.arg == "dim" and self._hit():
+            node.value = ast.UnaryOp(ast.USub(), node.value)
+            self.done = "dim negated"
+        return node
+
+
+def mutate(source: str, rng: random.Random) -> str:
+    """The reference with one seeded bug in one function."""
+    tree = ast.parse(source)
+    functions = [n for n in tree.body if isinstance(n, ast.FunctionDef)]
+    for _ in range(20):
+        function = rng.choice(functions)
+        counter = _Mutator(-1)
+        counter.visit(ast.parse(ast.unparse(function)))
+        if counter.seen == 0:
+            continue
+        mutator = _Mutator(rng.randrange(counter.seen))
+        index = tree.body.index(function)
+        tree.body[index] = mutator.visit(function)
+        if mutator.done:
+            return ast.unparse(ast.fix_missing_locations(tree))
+    return source
+
+
+def build(count: int, seed: int) -> list[dict]:
+    """`count` submissions: {"id", "kind", "files": {task: source}}."""
+    rng = random.Random(seed)
+    references = {t: (REPO / "graders" / t / "reference.py").read_text() for t in TASKS}
+    hostile = {
+        name: (REPO / "tests/fixtures/hostile" / f"{name}.py").read_text() for name in HOSTILE
+    }
+    kinds = ["hostile"] * min(len(HOSTILE), max(1, count // 30))
+    kinds += ["buggy"] * (count * 35 // 100)
+    kinds += ["correct"] * (count - len(kinds))
+    rng.shuffle(kinds)
+    submissions = []
+    hostile_names = list(HOSTILE)
+    for k, kind in enumerate(kinds):
+        files = dict(references)
+        label = kind
+        if kind == "buggy":
+            task = rng.choice(TASKS)
+            files[task] = mutate(references[task], rng)
+            label = f"buggy {task}"
+        elif kind == "hostile":
+            name = hostile_names.pop(0)
+            files["fusion"] = hostile[name]
+            label = f"hostile {name}"
+        submissions.append({"id": f"s{k:04d}", "kind": kind, "label": label, "files": files})
+    return submissions
+
+
+# ---------------------------------------------------------------- grading
+
+
+def grade(sandbox, submission: dict) -> dict:
+    """All hidden checks of all four files of one submission (runs in a worker)."""
+    from mmexam.grade.checks import run_checks
+
+    scores = {}
+    with sandbox.session(submission["id"]):
+        for task, source in submission["files"].items():
+            result = run_checks(task, source, sandbox=sandbox, filename=f"{task}.py")
+            scores[task] = [result.score, result.max_score]
+    return {"id": submission["id"], "scores": scores}
+
+
+ONE_PROCESS = """
+import json, sys
+from mmexam.grade.checks import run_checks
+from mmexam.grade.sandbox import Sandbox
+submission = json.load(sys.stdin)
+with Sandbox() as sandbox:
+    scores = {}
+    for task, source in submission["files"].items():
+        result = run_checks(task, source, sandbox=sandbox, filename=task + ".py")
+        scores[task] = [result.score, result.max_score]
+print(json.dumps(scores))
+"""
+
+
+def baseline(sample: list[dict], jobs: int) -> float:
+    """Seconds for grading `sample`, one fresh Python process per submission, `jobs` at a time."""
+    start = time.perf_counter()
+    running: list[subprocess.Popen] = []
+    queue = list(sample)
+    while queue or running:
+        while queue and len(running) < jobs:
+            proc = subprocess.Popen(
+                [sys.executable, "-c", ONE_PROCESS],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.DEVNULL,
+                text=True,
+            )
+            proc.stdin.write(json.dumps(queue.pop(0)))
+            proc.stdin.close()
+            running.append(proc)
+        running[0].wait()
+        running.pop(0).stdout.read()
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--count", type=int, default=500, help="synthetic submissions")
+    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="worker processes")
+    parser.add_argument(
+        "--baseline", type=int, default=4, help="submissions in the baseline sample"
+    )
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+
+    from mmexam.grade.pool import map_in_workers
+    from mmexam.grade.sandbox import isolation_status
+
+    isolation, _ = isolation_status()
+    submissions = build(args.count, args.seed)
+    kinds = {k: sum(s["kind"] == k for s in submissions) for k in ("correct", "buggy", "hostile")}
+    print(
+        f"{args.count} submissions x {len(TASKS)} files ({kinds}), {args.jobs} workers, "
+        f"isolation: {isolation}, {os.cpu_count()} CPUs"
+    )
+
+    start = time.perf_counter()
+    first = None
+    results = {}
+    failures = 0
+    for item in map_in_workers(grade, submissions, args.jobs, ordered=False):
+        first = first or time.perf_counter()
+        if item.ok:
+            results[item.value["id"]] = item.value["scores"]
+        else:
+            failures += 1
+            print(f"  worker failure on {submissions[item.index]['id']}: {item.error}")
+    total = time.perf_counter() - start
+    rate = args.count / total
+    steady = (args.count - 1) / max(time.perf_counter() - first, 1e-9)
+
+    full = lambda scores: all(s == m for s, m in scores.values())  # noqa: E731
+    by_kind = {"correct": [], "buggy": [], "hostile": []}
+    for s in submissions:
+        if s["id"] in results:
+            by_kind[s["kind"]].append(full(results[s["id"]]))
+    print(
+        f"  correct submissions with full marks: {sum(by_kind['correct'])}/{len(by_kind['correct'])}"
+    )
+    print(
+        f"  buggy submissions that lost points:  "
+        f"{sum(not f for f in by_kind['buggy'])}/{len(by_kind['buggy'])} "
+        "(a mutation may not change behaviour)"
+    )
+    hostile_fusion = [
+        (s["label"], results[s["id"]]["fusion"])
+        for s in submissions
+        if s["kind"] == "hostile" and s["id"] in results
+    ]
+    print(
+        "  hostile fusion.py scores: "
+        + ", ".join(
+            f"{label.removeprefix('hostile ')} {score:g}/{most:g}"
+            for label, (score, most) in hostile_fusion
+        )
+    )
+    print(
+        f"workers: {args.count} submissions in {total:.1f} s = {rate:.1f} submissions/s "
+        f"({steady:.1f}/s after the first result; worker start-up included in the first figure)"
+    )
+
+    sample = [s for s in submissions if s["kind"] != "hostile"][: args.baseline]
+    seconds = baseline(sample, args.jobs)
+    base_rate = len(sample) / seconds
+    print(
+        f"baseline: a fresh Python process per submission, {args.jobs} at a time: "
+        f"{len(sample)} submissions in {seconds:.1f} s = {base_rate:.2f} submissions/s "
+        f"(extrapolated: {args.count / base_rate:.0f} s for all {args.count})"
+    )
+    print(f"ratio: {rate / base_rate:.1f}x faster (targets: >= 25 submissions/s, >= 20x)")
+    if failures:
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()
