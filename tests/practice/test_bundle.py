@@ -189,3 +189,16 @@ def test_a_broken_bundle_is_one_line(tmp_path, content, message):
         load_bundle(folder)
     result = runner.invoke(app, ["practice", "quiz", "--bundle", str(folder)])
     assert result.exit_code == 1 and result.output.count("\n") == 1, result.output
+
+
+def test_a_part_marked_practice_false_leaves_all_its_questions_out(tmp_path, fixture_copy):
+    bank = fixture_copy("banks/practice")
+    blueprint = bank / "exam.yaml"
+    text = blueprint.read_text(encoding="utf-8")
+    blueprint.write_text(text.replace("  - id: fusion\n", "  - id: fusion\n    practice: false\n"))
+    out = tmp_path / "out"
+    result = runner.invoke(app, ["practice", "export", "--bank", str(bank), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    parts = {q.part for q in load_bundle(out).questions}
+    assert "fusion" not in parts and "mcq" in parts
+    assert "fusion-problem" in result.output.split("left out (practice: false):", 1)[1]

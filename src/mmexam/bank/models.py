@@ -8,7 +8,7 @@ than a silently ignored field. Field descriptions feed `mmexam schema`.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal, Union
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -41,7 +41,7 @@ class Option(Model):
 
 
 OptionLike = Annotated[
-    Union[str, Option],
+    str | Option,
     Field(description="An option: plain text, or {text, fixed} to pin it in place."),
 ]
 
@@ -70,7 +70,7 @@ class ParamRange(Model):
 class Param(Model):
     """A value drawn per student: from `choices`, or from `range`."""
 
-    choices: list[Union[int, float, str]] | None = Field(
+    choices: list[int | float | str] | None = Field(
         default=None, min_length=1, description="Values to draw from."
     )
     range: ParamRange | None = Field(default=None, description="A range to draw from.")
@@ -137,7 +137,7 @@ class MultiSelectBody(Body):
 class NumericBody(Body):
     kind: Literal["numeric"] = Field(description="A number, accepted within a tolerance.")
     points: float = Field(gt=0, description="Points for an answer within tolerance.")
-    answer: Union[float, str] = Field(
+    answer: float | str = Field(
         description="The correct value, or a Jinja2 expression template over the params, "
         "e.g. '{{ (d_a + 1) * (d_b + 1) }}'."
     )
@@ -219,7 +219,7 @@ class OpenPart(OpenBody, PartLabel):
 
 
 ProblemPart = Annotated[
-    Union[McqPart, MultiSelectPart, NumericPart, ShortAnswerPart, CodePart, OpenPart],
+    McqPart | MultiSelectPart | NumericPart | ShortAnswerPart | CodePart | OpenPart,
     Field(discriminator="kind"),
 ]
 
@@ -262,7 +262,7 @@ class Problem(Meta):
 
 
 Question = Annotated[
-    Union[Mcq, MultiSelect, Numeric, ShortAnswer, Code, Open, Problem],
+    Mcq | MultiSelect | Numeric | ShortAnswer | Code | Open | Problem,
     Field(discriminator="kind"),
 ]
 
@@ -292,6 +292,9 @@ class Part(Model):
     points: float = Field(gt=0, description="Points for the whole part; each question is worth points/pick.")
     bonus: bool = Field(default=False, description="Bonus points, not counted in the total out of 100.")
     shuffle: bool = Field(default=True, description="Shuffle question order within the part per student.")
+    practice: bool = Field(
+        default=True, description="Offer this part's questions in practice mode (false excludes them all)."
+    )
     instructions: str | None = Field(default=None, description="Printed under the part title.")
     pool: Pool = Field(default_factory=Pool, description="Narrow the questions this part draws from.")
 

@@ -60,9 +60,15 @@ class Bundle(BaseModel):
         return next((t for t in self.tasks if t.task == name), None)
 
 
-def practice_questions(questions: list[Question]) -> list[Question]:
-    """The questions offered in practice mode (`practice: true`, the default)."""
-    return [q for q in questions if q.practice]
+def in_practice(question: Question, blueprint: Blueprint) -> bool:
+    """Whether practice mode offers `question`: its own flag and its part's both allow it."""
+    excluded_parts = {part.id for part in blueprint.parts if not part.practice}
+    return question.practice and question.part not in excluded_parts
+
+
+def practice_questions(questions: list[Question], blueprint: Blueprint) -> list[Question]:
+    """The questions offered in practice mode (`practice: true` on question and part, the default)."""
+    return [q for q in questions if in_practice(q, blueprint)]
 
 
 def without_reference_code(question: Question) -> Question:
@@ -80,9 +86,8 @@ def without_reference_code(question: Question) -> Question:
 
 def bundle_from_bank(bank, tasks: list[BundleTask] | None = None) -> Bundle:
     """The practice pool of a loaded `Bank` as a bundle (in memory)."""
-    questions = [
-        without_reference_code(q) for q in practice_questions(list(bank.questions.values()))
-    ]
+    pool = practice_questions(list(bank.questions.values()), bank.blueprint)
+    questions = [without_reference_code(q) for q in pool]
     return Bundle(blueprint=bank.blueprint, questions=questions, tasks=tasks or [])
 
 
@@ -205,7 +210,7 @@ def export_bundle(bank_path: Path, out: Path, *, graders: Path | None = None) ->
     _prepare_folder(out)
     bank = load_bank(Path(bank_path))
     every = list(bank.questions.values())
-    pool = practice_questions(every)
+    pool = practice_questions(every, bank.blueprint)
     if not pool:
         raise PracticeError(
             f"{bank_path}: no question is practice-eligible (all say practice: false) — "
@@ -248,7 +253,7 @@ def export_bundle(bank_path: Path, out: Path, *, graders: Path | None = None) ->
         out=out,
         questions=len(pool),
         by_part=by_part,
-        excluded=[q.id for q in every if not q.practice],
+        excluded=[q.id for q in every if not in_practice(q, bank.blueprint)],
         tasks=tasks,
         files=sorted(files + ["README.md", BUNDLE_FILE]),
     )

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from mmexam.bank.bank import Bank
 from mmexam.errors import PracticeError
-from mmexam.practice.bundle import without_reference_code
+from mmexam.practice.bundle import in_practice, without_reference_code
 
 
 def practice_bank(bank: Bank) -> Bank:
@@ -22,7 +22,11 @@ def practice_bank(bank: Bank) -> Bank:
     title = bank.blueprint.title
     if not title.lower().startswith("practice"):
         title = f"Practice {title}"
-    questions = {qid: without_reference_code(q) for qid, q in bank.questions.items() if q.practice}
+    questions = {
+        qid: without_reference_code(q)
+        for qid, q in bank.questions.items()
+        if in_practice(q, bank.blueprint)
+    }
     return replace(
         bank,
         blueprint=bank.blueprint.model_copy(update={"title": title}),
