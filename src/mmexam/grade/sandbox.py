@@ -756,8 +756,16 @@ class Sandbox:
             raise SandboxError(f"the sandbox process stopped ({detail or exc})") from None
         return self._control_reply(timeout)
 
-    def _kill_zygote(self) -> None:
+    def _kill_zygote(self, graceful: float = 0.0) -> None:
+        """Stop the zygote: after `graceful` seconds of waiting for it to exit on its own."""
         proc = self._proc
+        if graceful and proc is not None and self._ctrl is not None:
+            self._ctrl.close()  # the zygote exits when its control socket closes
+            self._ctrl = None
+            try:
+                proc.wait(timeout=graceful)
+            except subprocess.TimeoutExpired:
+                pass
         if proc is not None and proc.poll() is None:
             try:
                 os.killpg(proc.pid, signal.SIGKILL)
@@ -886,7 +894,7 @@ class Sandbox:
         if self._child is not None:
             self._end_child(self._child, 0.0)
         self._closed = True
-        self._kill_zygote()
+        self._kill_zygote(graceful=2.0)
 
     def __enter__(self) -> Sandbox:  # noqa: PYI034
         return self

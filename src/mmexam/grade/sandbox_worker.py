@@ -129,7 +129,9 @@ def encode_tensors(named: dict) -> bytes:
     header: dict = {}
     chunks: list = []
     offset = 0
-    for name, tensor in named.items():
+    # Widest elements first: every offset is then a multiple of its element size
+    # (safetensors' own rule), so the reader can view the data instead of copying it.
+    for name, tensor in sorted(named.items(), key=lambda item: -item[1].element_size()):
         code = _CODES.get(str(tensor.dtype).removeprefix("torch."))
         if code is None:
             raise TensorFormatError(f"dtype {tensor.dtype} cannot be sent")
@@ -168,6 +170,7 @@ def decode_tensors(blob: bytes, max_bytes: int) -> dict:
     if not isinstance(header, dict):
         raise TensorFormatError("header is not a JSON object")
     data = memoryview(blob)[8 + size :]
+    whole = None  # one writable copy of the data, viewed by every aligned tensor
     out = {}
     for name, info in header.items():
         if name == "__metadata__":
@@ -195,7 +198,12 @@ def decode_tensors(blob: bytes, max_bytes: int) -> dict:
         if numel == 0:
             out[name] = torch.empty(shape, dtype=torch_dtype)
             continue
-        raw = torch.frombuffer(bytearray(data[begin:end]), dtype=torch.uint8)
+        if begin % dtype[1] == 0 and (8 + size) % 8 == 0:
+            if whole is None:
+                whole = torch.frombuffer(bytearray(data), dtype=torch.uint8)
+            raw = whole[begin:end]
+        else:
+            raw = torch.frombuffer(bytearray(data[begin:end]), dtype=torch.uint8)
         out[name] = raw.view(torch_dtype).reshape(shape)
     return out
 
@@ -771,6 +779,7 @@ class _Zygote:
             "killed": killed,
             "cpu": usage.ru_utime + usage.ru_stime,
             "maxrss_kb": usage.ru_maxrss,
+            "minflt": usage.ru_minflt,
             "reason": child["reason"],
             "exit": os.WEXITSTATUS(status) if os.WIFEXITED(status) else None,
             "signal": os.WTERMSIG(status) if os.WIFSIGNALED(status) else None,
