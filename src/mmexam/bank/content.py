@@ -100,6 +100,21 @@ def _show(values: dict[str, Any]) -> str:
     return ", ".join(f"{k}={v}" for k, v in values.items())
 
 
+class _Note:
+    """'for d_a=2, d_b=3: ', formatted only when a problem is reported."""
+
+    __slots__ = ("values",)
+
+    def __init__(self, values: dict[str, Any]) -> None:
+        self.values = values
+
+    def __str__(self) -> str:
+        return f"for {_show(self.values)}: "
+
+    def __format__(self, spec: str) -> str:
+        return format(str(self), spec)
+
+
 # ---------------------------------------------------------------- templates
 
 
@@ -141,33 +156,48 @@ def check_templates(ctx: Context, entry: Entry, sites: list[_Site]) -> None:
 
     numeric_answers = {path for path, _ in templated if _is_numeric_answer(data, path)}
     groups = _option_groups(data, {path for path, _ in templated})
+    # Failures come from expressions: evaluate each distinct one per draw
+    # (reported at the first string using it); put whole strings together
+    # only where the result is checked: options, numeric answers, markup.
+    first_use: dict[str, tuple] = {}
+    whole: list[tuple[tuple, str]] = []  # templates that Jinja renders as a whole
+    for path, text in templated:
+        found = P.expressions(text)
+        if found is None:
+            whole.append((path, text))
+            continue
+        for expression in found:
+            first_use.setdefault(expression, path)
+    assembled = numeric_answers | {path for _, options in groups for path, _ in options}
     every = draws(question)
     for_markup = {id(v) for v in _markup_draws(every)}
     reported: set[tuple] = set()
     for values in every:
-        note = f"for {_show(values)}: "
-        memo: dict = {}
-        rendered: dict[tuple, str] = {}
+        note = _Note(values)
+        memo: dict[str, str] = {}
         failed = False
-        for path, text in templated:
+        for expression, path in first_use.items():
             try:
-                out = P.render(text, values, memo)
-                if path in numeric_answers:
-                    P.numeric_answer(out)
+                memo[expression] = P.evaluate(expression, values)
             except P.TemplateFailure as failure:
-                failed = True
-                if ("render", path) not in reported:
-                    reported.add(("render", path))
-                    ctx.at(
-                        entry,
-                        path,
-                        f"{dotted(path)}: {note}{failure.reason} — fix the "
-                        "template or the parameter ranges",
-                    )
-                continue
-            rendered[path] = out
+                failed = _report_render(ctx, entry, reported, path, note, failure)
+        for path, text in whole:
+            try:
+                P.render(text, values)
+            except P.TemplateFailure as failure:
+                failed = _report_render(ctx, entry, reported, path, note, failure)
         if failed:
             continue
+        markup_draw = id(values) in for_markup
+        rendered: dict[tuple, str] = {}
+        for path, text in templated:
+            if path in assembled or markup_draw:
+                rendered[path] = P.render(text, values, memo)
+        for path in numeric_answers:
+            try:
+                P.numeric_answer(rendered[path])
+            except P.TemplateFailure as failure:
+                _report_render(ctx, entry, reported, path, note, failure)
         for sub, options in groups:
             texts = [rendered.get(path, text) for path, text in options]
             if len({" ".join(t.split()).casefold() for t in texts}) == len(texts):
@@ -176,13 +206,31 @@ def check_templates(ctx: Context, entry: Entry, sites: list[_Site]) -> None:
                 continue
             reported.add((sub, "options"))
             label = f"part {part_label(sub[1], question.parts[sub[1]])}: " if sub else ""
-            check_distinct_options(ctx, entry, sub, texts, label, note)
-        if id(values) in for_markup:
+            check_distinct_options(ctx, entry, sub, texts, label, str(note))
+        if markup_draw:
             sites.extend(
-                _site(entry, path, rendered[path], note)
+                _site(entry, path, rendered[path], str(note))
                 for path, _ in templated
                 if _markup_path(path)
             )
+
+
+def _report_render(
+    ctx: Context,
+    entry: Entry,
+    reported: set[tuple],
+    path: tuple,
+    note: str,
+    failure: P.TemplateFailure,
+) -> bool:
+    if ("render", path) not in reported:
+        reported.add(("render", path))
+        ctx.at(
+            entry,
+            path,
+            f"{dotted(path)}: {note}{failure.reason} — fix the template or the parameter ranges",
+        )
+    return True
 
 
 def _check_names(ctx: Context, entry: Entry, templated: list[tuple[tuple, str]]) -> bool:

@@ -8,6 +8,7 @@ returns the `Bank` or raises `BankError` naming the first problem.
 
 from __future__ import annotations
 
+import gc
 import os
 from pathlib import Path
 from typing import Any
@@ -64,8 +65,20 @@ def check_bank(
 
     graders: the folder of code tasks (default: the shipped graders/).
     math: convert every formula and typeset it with Typst (the slow part).
-    cache: remember formula verdicts across runs (see `mathcache`).
+    cache: remember markup results across runs (see `mathcache`).
     """
+    # Loading builds many small objects and no reference cycles worth
+    # collecting: the cyclic GC would only rescan them again and again.
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return _check_bank(path, graders=graders, math=math, cache=cache)
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _check_bank(path: Path | str, *, graders: Path | None, math: bool, cache: bool) -> BankReport:
     from mmexam.paths import GRADERS
 
     root = Path(path)

@@ -344,6 +344,28 @@ def render(source: str, values: dict[str, ParamValue], memo: dict | None = None)
         raise _failure(error) from None
 
 
+def expressions(source: str) -> tuple[str, ...] | None:
+    """The `{{ }}` expressions of a simple template, or None for one Jinja must render.
+
+    Raises TemplateFailure on a syntax error.
+    """
+    pieces = _pieces(source)
+    if pieces is None:
+        return None
+    found = tuple(text for is_expression, text in pieces if is_expression)
+    for text in found:
+        _expression(text)
+    return found
+
+
+def evaluate(expression: str, values: dict[str, ParamValue]) -> str:
+    """One expression of a simple template, as it prints; raises TemplateFailure."""
+    try:
+        return str(_finalize(_expression(expression)[0](values)))
+    except _RUNTIME_ERRORS as error:
+        raise _failure(error) from None
+
+
 # ---------------------------------------------------------------- values
 
 

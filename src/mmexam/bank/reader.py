@@ -55,29 +55,54 @@ class ReadError(Exception):
 
 @dataclass
 class Document:
-    """A YAML file's data and where each piece of it came from."""
+    """A YAML file's data and where each piece of it came from.
+
+    Positions are kept per container (by its identity), so that reading a
+    big file does not build a path tuple for every value.
+    """
 
     data: Any
-    value_at: dict[tuple, tuple[int, int]] = field(default_factory=dict)
-    key_at: dict[tuple, tuple[int, int]] = field(default_factory=dict)
-    block_scalars: set[tuple] = field(default_factory=set)
+    root_at: tuple[int, int] = (1, 1)
+    # id(container) -> {key or index: (line, col) of the value}
+    value_at: dict[int, Any] = field(default_factory=dict)
+    # id(mapping) -> {key: (line, col) of the key}
+    key_at: dict[int, dict[str, tuple[int, int]]] = field(default_factory=dict)
+    # (id(container), key or index) of strings written as literal blocks (`|`)
+    block_scalars: set[tuple[int, Any]] = field(default_factory=set)
     problems: list[ReadProblem] = field(default_factory=list)
     lines: list[str] = field(default_factory=list)
 
     def where(self, path: tuple, *, key: bool = False) -> tuple[int, int]:
         """(line, col) of the value at `path` (or of its key), else of its nearest ancestor."""
-        if key and path in self.key_at:
-            return self.key_at[path]
-        probe = tuple(path)
-        while probe:
-            if probe in self.value_at:
-                return self.value_at[probe]
-            probe = probe[:-1]
-        return self.value_at.get((), (1, 1))
+        best = self.root_at
+        container = self.data
+        last = len(path) - 1
+        for depth, step in enumerate(path):
+            table = self.value_at.get(id(container))
+            if table is None:
+                return best
+            if key and depth == last:
+                keys = self.key_at.get(id(container))
+                if keys is not None and step in keys:
+                    return keys[step]
+            try:
+                best = table[step]
+                container = container[step]
+            except (KeyError, IndexError, TypeError):
+                return best
+        return best
 
     def is_block_scalar(self, path: tuple) -> bool:
         """Whether the string at `path` was written as a literal block (`|`)."""
-        return path in self.block_scalars
+        if not path:
+            return False
+        container = self.data
+        try:
+            for step in path[:-1]:
+                container = container[step]
+        except (KeyError, IndexError, TypeError):
+            return False
+        return (id(container), path[-1]) in self.block_scalars
 
 
 # ---------------------------------------------------------------- scalars (YAML 1.2 core)
@@ -149,8 +174,10 @@ def _tagged(value: str, tag: str) -> Any:
 class _Frame:
     kind: str  # "map" or "seq"
     container: Any
-    path: tuple
+    positions: Any  # list (seq) or dict (map): where each value starts
+    keys: dict[str, tuple[int, int]]  # where each key starts (maps)
     anchor: str | None
+    where: tuple[int, int]
     size: int = 1
     key: tuple[str, tuple[int, int]] | None = None
     merges: list[tuple[Any, tuple[int, int]]] = field(default_factory=list)
@@ -272,11 +299,12 @@ def _build(text: str, doc: Document, max_values: int) -> None:
                     value = _scalar(event, doc, where)
                 if style == '"':
                     _mangled_latex(text[mark.index : event.end_mark.index], doc, where)
-                elif style == "|":
-                    doc.block_scalars.add(_child_path(stack))
+                elif style == "|" and top is not None:
+                    slot = top.key[0] if top.kind == "map" else len(top.container)
+                    doc.block_scalars.add((id(top.container), slot))
                 if event.anchor is not None:
                     anchors[event.anchor] = (value, 1)
-                _place(stack, doc, value, 1, where=where)
+                _place(stack, doc, value, 1, where)
                 continue
             if isinstance(event, yaml.StreamEndEvent) or event is None:
                 break
@@ -313,10 +341,15 @@ def _build(text: str, doc: Document, max_values: int) -> None:
                             *where, "a list or mapping used as a key — keys must be plain text"
                         )
                     )
-                path = _child_path(stack)
-                doc.value_at[path] = where
-                kind = "map" if isinstance(event, yaml.MappingStartEvent) else "seq"
-                stack.append(_Frame(kind, {} if kind == "map" else [], path, event.anchor))
+                is_map = isinstance(event, yaml.MappingStartEvent)
+                container: Any = {} if is_map else []
+                positions: Any = {} if is_map else []
+                keys: dict[str, tuple[int, int]] = {}
+                doc.value_at[id(container)] = positions
+                if is_map:
+                    doc.key_at[id(container)] = keys
+                kind = "map" if is_map else "seq"
+                stack.append(_Frame(kind, container, positions, keys, event.anchor, where))
                 values += 1
                 continue
 
@@ -326,7 +359,7 @@ def _build(text: str, doc: Document, max_values: int) -> None:
                     _apply_merges(frame, doc)
                 if frame.anchor is not None:
                     anchors[frame.anchor] = (frame.container, frame.size)
-                _place(stack, doc, frame.container, frame.size, where=None)
+                _place(stack, doc, frame.container, frame.size, frame.where)
                 continue
 
             if isinstance(event, yaml.AliasEvent):
@@ -355,9 +388,8 @@ def _build(text: str, doc: Document, max_values: int) -> None:
                     raise ReadError(
                         ReadProblem(*where, "an alias used as a key — keys must be plain text")
                     )
-                _place(stack, doc, value, size, where=where)
+                _place(stack, doc, value, size, where)
                 continue
-
     finally:
         source.dispose()
 
@@ -435,45 +467,35 @@ def _scalar(event, doc: Document, where: tuple[int, int]) -> Any:
     return _plain(event.value)
 
 
-def _child_path(stack: list[_Frame]) -> tuple:
-    if not stack:
-        return ()
-    top = stack[-1]
-    if top.kind == "seq":
-        return (*top.path, len(top.container))
-    assert top.key is not None
-    return (*top.path, top.key[0])
-
-
 def _place(
-    stack: list[_Frame], doc: Document, value: Any, size: int, where: tuple[int, int] | None
+    stack: list[_Frame], doc: Document, value: Any, size: int, where: tuple[int, int]
 ) -> None:
     if not stack:
         doc.data = value
+        doc.root_at = where
         return
     top = stack[-1]
     top.size += size
-    path = _child_path(stack)
-    if where is not None:
-        doc.value_at[path] = where
     if top.kind == "seq":
         top.container.append(value)
+        top.positions.append(where)
         return
     assert top.key is not None
     key, key_where = top.key
     top.key = None
     if key == "<<":
-        top.merges.append((value, where or doc.value_at.get(path, key_where)))
+        top.merges.append((value, where))
         return
     if key in top.container:
-        first = doc.key_at.get(path, (0, 0))
+        first = top.keys.get(key, (0, 0))
         doc.problems.append(
             ReadProblem(
                 *key_where, f"duplicate key '{key}' (first at line {first[0]}) — keep only one"
             )
         )
     top.container[key] = value
-    doc.key_at[path] = key_where
+    top.positions[key] = where
+    top.keys[key] = key_where
 
 
 def _apply_merges(frame: _Frame, doc: Document) -> None:
@@ -489,5 +511,5 @@ def _apply_merges(frame: _Frame, doc: Document) -> None:
             for key, item in source.items():
                 if key not in frame.container:
                     frame.container[key] = item
-                    doc.value_at.setdefault((*frame.path, key), where)
-                    doc.key_at.setdefault((*frame.path, key), where)
+                    frame.positions[key] = where
+                    frame.keys[key] = where
