@@ -4,9 +4,10 @@
     python benchmarks/build_roster.py --students 60 --jobs 2 --bank question_bank
 
 Prints, from the same run:
-  - one variant alone: a fresh `mmexam build` of a single version (exam + key PDF),
-    first in a new process (cold) and then again in the same process (warm);
-  - the roster build: total time and time per student variant, with the workers used.
+  - one variant alone: drawing, rendering and compiling one student's exam and key
+    PDF in a fresh process (the bank loaded): the first paper, then the next ones;
+  - the roster build: total time and time per student variant, with the workers used,
+    and the CPU time it took (this machine is shared, so wall time alone misleads).
 Nothing is asserted: the figures are for the README and for comparing changes.
 """
 
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -27,15 +29,27 @@ REPO = Path(__file__).resolve().parent.parent
 ONE_VARIANT = """
 import sys, time
 from pathlib import Path
-from mmexam.build import build_exam
-bank, out = Path(sys.argv[1]), Path(sys.argv[2])
+from mmexam.bank import load_bank
+from mmexam.build.exam import PaperJob, Settings, make_paper
+from mmexam.paths import GRADERS, TEMPLATES
+bank, out = load_bank(Path(sys.argv[1])), Path(sys.argv[2])
+settings = Settings(1, ("pdf",), True, TEMPLATES, GRADERS)
 times = []
-for n in range(4):
+for n in range(5):
     start = time.perf_counter()
-    build_exam(bank, out / str(n), seed=n, formats=["pdf"], key=True, jobs=1)
+    make_paper(bank, PaperJob(f"alone{n}", f"Student {n}", None, out / str(n)), settings)
     times.append(time.perf_counter() - start)
 print(" ".join(f"{t:.4f}" for t in times))
 """
+
+
+def cpu_seconds() -> float:
+    """CPU time of this process and of its reaped children (the build's workers)."""
+    me, children = (
+        resource.getrusage(resource.RUSAGE_SELF),
+        resource.getrusage(resource.RUSAGE_CHILDREN),
+    )
+    return me.ru_utime + me.ru_stime + children.ru_utime + children.ru_stime
 
 
 def main() -> None:
@@ -66,7 +80,7 @@ def main() -> None:
         roster.write_text(
             "id,name\n" + "".join(f"s{n:04d},Student {n}\n" for n in range(args.students))
         )
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), cpu_seconds()
         result = build_exam(
             args.bank,
             work / "roster",
@@ -76,19 +90,27 @@ def main() -> None:
             key=True,
             jobs=args.jobs,
         )
-        total = time.perf_counter() - start
+        total, cpu = time.perf_counter() - start, cpu_seconds() - cpu
         per = total / args.students
         pdfs = sum(1 for path in result.files if path.suffix == ".pdf")
 
-        print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f}")
+        cores = os.cpu_count() or 1
+        used = min(cores, result.jobs)
+        print(
+            f"machine: {cores} cores, load average {os.getloadavg()[0]:.2f} (shared with other work)"
+        )
         print(f"bank: {args.bank}")
         print(
-            f"one variant alone (exam + key PDF): {cold * 1000:.0f} ms cold, {warm * 1000:.0f} ms warm"
+            "one variant alone (draw, render, compile exam + key PDF; bank loaded): "
+            f"{cold * 1000:.0f} ms first, {warm * 1000:.0f} ms next"
         )
         print(
-            f"roster of {args.students}: {total:.2f} s total, {pdfs} PDFs, {result.jobs} "
-            f"worker process(es): {per * 1000:.1f} ms per student variant "
-            f"({warm / per:.1f}x one variant alone)"
+            f"roster of {args.students}: {total:.2f} s total, {pdfs} PDFs, {result.jobs} worker "
+            f"process(es): {per * 1000:.1f} ms per student variant ({warm / per:.1f}x one alone)"
+        )
+        print(
+            f"  CPU: {cpu / args.students * 1000:.1f} ms per student variant, so "
+            f"{cpu / args.students / used * 1000:.1f} ms per student on {used} idle core(s)"
         )
     finally:
         shutil.rmtree(work, ignore_errors=True)
