@@ -926,9 +926,9 @@ class StudentModule:
 
     A call that crashes or times out kills the child; the next call re-imports
     the file in a new child (while the file's wall-clock budget lasts), so one
-    crash costs one check, not the task. A function that ran out of time once
-    is not run again for this file: its later calls fail at once with the
-    same message.
+    crash costs one check, not the task. A function that ran out of time (or
+    killed the sandbox) once is not run again for this file: its later calls
+    fail at once with the same message.
     """
 
     def __init__(self, sandbox: Sandbox, source: str, filename: str) -> None:
@@ -1141,7 +1141,7 @@ class StudentModule:
         if outcome is None:
             outcome = self._direct(call)
         outcome.seconds = time.monotonic() - start
-        if not outcome.ok and outcome.error and _is_timeout(outcome.error):
+        if not outcome.ok and outcome.error and _not_again(outcome.error):
             self._out_of_time[call.function] = outcome.error
         return outcome
 
@@ -1316,5 +1316,7 @@ class StudentModule:
         self.close()
 
 
-def _is_timeout(error: str) -> bool:
-    return error.startswith("exceeded") and ("s CPU" in error or "wall-clock" in error)
+def _not_again(error: str) -> bool:
+    """Errors that cost seconds each time: a function that caused one is not called again."""
+    timeout = error.startswith("exceeded") and ("s CPU" in error or "wall-clock" in error)
+    return timeout or "took the sandbox with it" in error

@@ -616,6 +616,7 @@ def _child_main(sock_fd: int, out_fd: int, keep: set[int], workdir: str, config:
 
         tempfile.tempdir = workdir
         _set_child_limits(config)
+        _install_seccomp()
         sock = socket.socket(fileno=sock_fd)
         child = _Child(sock, workdir, config)
         child.serve()
@@ -647,6 +648,78 @@ def _set_child_limits(config: dict) -> None:
         limit(resource.RLIMIT_NPROC, config["nproc_base"] + config["max_processes"])
     if config["device"] == "cpu" and config["rlimit_as"]:
         limit(resource.RLIMIT_AS, _vsize() + config["memory_mb"] * (1 << 20))
+
+
+# ---------------------------------------------------------------------------
+# A seccomp filter for the child: no namespaces, no ptrace, no kernel extras
+# ---------------------------------------------------------------------------
+#
+# Student code needs none of these system calls; each is kernel attack
+# surface (a user namespace, above all). The filter answers EPERM (ENOSYS for
+# clone3, so the C library falls back to clone, whose flags can be checked).
+
+_SECCOMP_ARCHES = {
+    # AUDIT_ARCH value: (denied syscall numbers, clone, clone3)
+    "x86_64": (
+        0xC000003E,
+        (272, 308, 165, 166, 155, 101, 310, 311, 250, 248, 249, 321, 298, 323, 246, 175, 313,
+         176, 167, 168, 169, 304, 303, 161, 163, 164, 172, 173, 179),
+        56,
+        435,
+    ),
+    "aarch64": (
+        0xC00000B7,
+        (97, 268, 40, 39, 41, 117, 270, 271, 219, 217, 218, 280, 241, 282, 104, 105, 273, 106,
+         224, 225, 142, 265, 264, 51, 89, 170, 60),
+        220,
+        435,
+    ),
+}  # fmt: skip
+_CLONE_NAMESPACES = 0x10000000 | 0x00020000 | 0x20000000 | 0x40000000 | 0x04000000 | 0x08000000
+_CLONE_NAMESPACES |= 0x02000000  # NEWUSER, NEWNS, NEWPID, NEWNET, NEWUTS, NEWIPC, NEWCGROUP
+
+
+def _seccomp_program(machine: str) -> bytes | None:
+    """The classic-BPF program for `machine`, or None where it is not known."""
+    arch = _SECCOMP_ARCHES.get(machine)
+    if arch is None:
+        return None
+    audit, denied, clone, clone3 = arch
+    allow, eperm, enosys = 0x7FFF0000, 0x00050000 | 1, 0x00050000 | 38
+    ld, jeq, jset, ret = 0x20, 0x15, 0x45, 0x06
+    body = [(ld, 0, 0, 0)]  # A = nr
+    for number in denied:
+        body.append((jeq, 0, 1, number))
+        body.append((ret, 0, 0, eperm))
+    body.append((jeq, 0, 1, clone3))
+    body.append((ret, 0, 0, enosys))
+    body.append((jeq, 0, 3, clone))
+    body.append((ld, 0, 0, 16))  # A = low word of args[0], the clone flags
+    body.append((jset, 0, 1, _CLONE_NAMESPACES))
+    body.append((ret, 0, 0, eperm))
+    body.append((ret, 0, 0, allow))
+    head = [(ld, 0, 0, 4), (jeq, 1, 0, audit), (ret, 0, 0, allow)]  # another ABI: leave it be
+    return b"".join(struct.pack("<HBBI", *insn) for insn in head + body)
+
+
+def _install_seccomp() -> bool:
+    """Load the filter into this process (and its future children); whether it worked."""
+    program = _seccomp_program(os.uname().machine)
+    if program is None:
+        return False
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        buffer = ctypes.create_string_buffer(program, len(program))
+
+        class _Prog(ctypes.Structure):
+            _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
+
+        prog = _Prog(len(program) // 8, ctypes.cast(buffer, ctypes.c_void_p))
+        if libc.prctl(38, 1, 0, 0, 0) != 0:  # PR_SET_NO_NEW_PRIVS
+            return False
+        return libc.prctl(22, 2, ctypes.byref(prog), 0, 0) == 0  # PR_SET_SECCOMP, FILTER
+    except (OSError, AttributeError):
+        return False
 
 
 # ---------------------------------------------------------------------------
