@@ -53,6 +53,7 @@ from mmexam.grade.submissions import (
     Answers,
     Entry,
     Submission,
+    answers_file,
     decode_text,
     discover,
     find_file,
@@ -256,8 +257,10 @@ class Exam:
         variant = hashlib.sha256(student.model_dump_json().encode()).hexdigest()
         questions = {item.question: self.digest(item.question) for item in student.items}
         tasks = {}
-        for item, body, _ in self.paper(student).items:
-            if item.kind == "code":
+        for item in student.items:
+            if item.kind == "code":  # the task is never templated: no need to instantiate
+                question = self.bank.questions[item.question]
+                body = question.parts[item.subpart] if item.subpart is not None else question
                 tasks[body.task] = self.task_digest(body.task)
         return Fingerprint(submission=submission.digest(), variant=variant,
                            questions=dict(sorted(questions.items())), tasks=dict(sorted(tasks.items())))
@@ -290,6 +293,7 @@ class Work:
     answers: Answers | None = None
     code_files: dict[str, tuple[str, str]] = field(default_factory=dict)
     missing: dict[str, str] = field(default_factory=dict)
+    answers_name: str = ANSWERS
 
 
 def prepare(exam: Exam, work: Work) -> None:
@@ -297,11 +301,9 @@ def prepare(exam: Exam, work: Work) -> None:
     sub = work.submission
     if work.student is None:
         return
-    text = decode_text(sub, ANSWERS) if ANSWERS in sub.files else None
-    if text is None:
-        name = find_file(sub, ANSWERS)
-        text = decode_text(sub, name) if name else None
-    work.answers = parse_answers(text) if text is not None else Answers()
+    work.answers_name = answers_file(sub) or ANSWERS
+    text = decode_text(sub, work.answers_name)
+    work.answers = parse_answers(text, work.answers_name) if text is not None else Answers()
     for item, body, _ in exam.paper(work.student).items:
         if item.kind != "code" or not work.select(item) or body.task in work.code_files:
             continue
@@ -345,19 +347,19 @@ def assemble(exam: Exam, work: Work, code: dict[str, CodeOutcome], retry: bool =
             else:
                 outcome = CodeOutcome(filename=work.missing.get(task, f"{task}.py"), submitted=False)
         scored = score_item(item, body, answers.by_number.get(item.number), context=context,
-                            code=outcome)
+                            code=outcome, filename=work.answers_name)
         items.append(scored.result)
         problems.extend(scored.problems)
     selected = {i.number for i, _, _ in exam.paper(student).items if work.select(i)}
     extra = list(sub.problems) + list(answers.problems)
-    if ANSWERS not in sub.files and find_file(sub, ANSWERS) is None:
+    if answers_file(sub) is None:
         extra.append(SubmissionProblem(where=ANSWERS, message="not submitted: no answers were "
                                        "read (code files are still graded)"))
     for number, answer in sorted(answers.by_number.items(), key=lambda kv: kv[1].line):
         if number not in numbers:
             sample = ", ".join(sorted(numbers, key=_number_key)[:3])
             extra.append(SubmissionProblem(
-                where=f"{ANSWERS}:{answer.line}", number=number,
+                where=f"{work.answers_name}:{answer.line}", number=number,
                 message=f"{number} is not a question number on your paper; its answer was ignored "
                         f"(numbers look like {sample}, …)"))
     if work.cached and work.select is not _all:

@@ -247,20 +247,32 @@ def plot_questions(stats: list[QuestionStats]) -> str:
 def plot_options(options: list[OptionStats]) -> str:
     rows = [o for o in options if sum(o.counts) + o.blank]
     fig, ax = _figure(7, max(1.6, 0.32 * len(rows) + 0.9))
-    for y, o in enumerate(rows):
-        total = sum(o.counts) + o.blank
-        left = 0.0
-        bad = set(o.suspicious)
-        for j, count in enumerate(o.counts):
-            share = count / total
-            color = "#1f7a3f" if j in o.answer else ("#b42318" if j in bad else "#b8c2cc")
-            ax.barh(y, share, left=left, color=color, edgecolor="white", height=0.7)
-            if share >= 0.06:
-                ax.text(left + share / 2, y, chr(97 + j), ha="center", va="center", fontsize=7,
-                        color="white" if color != "#b8c2cc" else "#1d232b")
-            left += share
-        if o.blank:
-            ax.barh(y, o.blank / total, left=left, color="#eef0f2", edgecolor="white", height=0.7)
+    width = max((len(o.counts) for o in rows), default=0)
+    left = [0.0] * len(rows)
+    for j in range(width + 1):  # one barh call per option column (the last: blank)
+        ys, shares, lefts, colors = [], [], [], []
+        for y, o in enumerate(rows):
+            total = sum(o.counts) + o.blank
+            if j < len(o.counts):
+                count = o.counts[j]
+                color = "#1f7a3f" if j in o.answer else (
+                    "#b42318" if j in o.suspicious else "#b8c2cc")
+            elif j == width:
+                count, color = o.blank, "#eef0f2"
+            else:
+                continue
+            if not count:
+                continue
+            ys.append(y)
+            shares.append(count / total)
+            lefts.append(left[y])
+            colors.append(color)
+            if j < len(o.counts) and count / total >= 0.06:
+                ax.text(left[y] + count / total / 2, y, chr(97 + j), ha="center", va="center",
+                        fontsize=7, color="#1d232b" if color == "#b8c2cc" else "white")
+            left[y] += count / total
+        if ys:
+            ax.barh(ys, shares, left=lefts, color=colors, edgecolor="white", height=0.7)
     ax.set_yticks(range(len(rows)), [o.key for o in rows], fontsize=8)
     ax.invert_yaxis()
     ax.set_xlim(0, 1)

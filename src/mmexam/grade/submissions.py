@@ -304,6 +304,11 @@ def find_file(sub: Submission, wanted: str) -> str | None:
     return None
 
 
+def answers_file(sub: Submission) -> str | None:
+    """The submitted answers file: answers.yaml, else Answers.yaml or answers.yml."""
+    return find_file(sub, ANSWERS) or find_file(sub, "answers.yml")
+
+
 # ---------------------------------------------------------------- answers.yaml
 
 
