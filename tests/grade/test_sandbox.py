@@ -488,3 +488,34 @@ def test_the_wire_format_is_safetensors_and_hostile_blobs_are_refused():
     for data in hostile:
         with pytest.raises(TensorFormatError):
             decode_tensors(data, 1 << 20)
+
+
+@pytest.fixture(scope="module")
+def honest_fusion_score(sandbox) -> float:
+    """What a file holding only a correct tensor_fusion earns in the fusion task."""
+    from mmexam.grade.checks import run_checks
+
+    source = "import torch\n\n" + REFERENCE.read_text().split("\n\n\ndef ")[2].join(["def ", ""])
+    assert source.count("def ") == 1 and "def tensor_fusion(" in source
+    result = run_checks("fusion", source, sandbox=sandbox)
+    assert 0 < result.score < result.max_score
+    return result.score
+
+
+@pytest.mark.parametrize("path", HOSTILE_FILES, ids=lambda p: p.stem)
+def test_hostile_submission_earns_no_points_through_the_checks(sandbox, path, honest_fusion_score):
+    """Through run_checks: no value or gradient check passes unless the honest code earns it."""
+    if sandbox.isolation != "bwrap":
+        pytest.skip("the isolation guarantees hold only under bubblewrap")
+    from mmexam.grade.checks import run_checks
+
+    result = run_checks("fusion", path.read_text(), sandbox=sandbox)
+    expect = _expectation(path)
+    earned = [c for c in result.checks if c.passed and c.max_score > 0]
+    report = f"{path.name}: {result.score}/{result.max_score} from {[c.name for c in earned]}"
+    assert all(c.function == "tensor_fusion" for c in earned), report
+    assert result.score <= honest_fusion_score, report
+    if expect != "honest":
+        # Only the checks that hold for any pure function (inputs left alone, the same
+        # output twice) can pass for a wrong one; correctness checks must not.
+        assert all(c.kind in ("mutation", "determinism") for c in earned), report
