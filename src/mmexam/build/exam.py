@@ -1,12 +1,15 @@
 """`mmexam build`: the bank in; papers, keys, variants.json and starter code out.
 
 One paper per student (`--roster`), per anonymous version (`--variants N`),
-or a single version A by default. For each paper: draw it (`variants`), make
-its view per target (`view`), render the exam and key templates (`render`),
-compile the Typst source to PDF in-process, write the files. With more than a
-few papers the work is spread over worker processes, each with its own
-compiled templates and Typst compiler (started with "spawn": a Typst compiler
-that has run in this process owns threads, and forking it would deadlock).
+or a single version A by default. Papers are made in batches of `BATCH`:
+draw each paper (`variants`), make its views (`view`), typeset every distinct
+piece of question text of the batch once in a fragment library (one Typst
+compile), then render and compile each paper's exam and key, which place
+those pieces (see `view.Fragments` for why). Batches are spread over worker
+processes, each with its own compiled templates and Typst compiler, started
+with "spawn": a Typst compiler that has run in a process owns threads, and
+forking it deadlocks. Which papers share a batch depends on the roster
+alone, so the files are the same byte for byte whatever the number of workers.
 
 Output layout under `out/`:
     exam.pdf exam.html key.pdf key.html      the default single version
@@ -212,9 +215,11 @@ def _run_batch(numbered: tuple[int, list[PaperJob]]) -> list[tuple[Student, list
 
 
 def batches(jobs: list[PaperJob]) -> list[tuple[int, list[PaperJob]]]:
-    """Fixed-size batches: which papers share a library depends on the roster alone,
+    """At least four batches when there are papers enough (so that workers share the work),
+    at most `BATCH` papers each. Which papers share a library depends on the roster alone,
     never on the number of workers, so every PDF is the same byte for byte."""
-    return [(n, jobs[i : i + BATCH]) for n, i in enumerate(range(0, len(jobs), BATCH))]
+    size = max(1, min(BATCH, -(-len(jobs) // 4)))
+    return [(n, jobs[i : i + size]) for n, i in enumerate(range(0, len(jobs), size))]
 
 
 def make_papers(

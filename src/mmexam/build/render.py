@@ -3,14 +3,15 @@
 Each Jinja2 template is loaded and compiled once per process
 (`Templates.get`); per paper only `render` runs. PDFs are compiled in-process
 by the `typst` package with one `typst.Compiler` per process (fonts are
-loaded once, and Typst's own cache makes the next paper cheaper). Only the
-fonts embedded in Typst are used, and the document date is fixed, so the
-same source gives the same bytes on every machine.
+loaded once). Only the fonts embedded in Typst are used and the PDF
+timestamp and document date are fixed, so the same source gives the same
+bytes on every machine.
 
 A Typst error is mapped back to the question whose text caused it: the
-templates mark each question with `// @begin <id>` / `// @end <id>`, and on
-failure each question is compiled alone to find the culprit. The user sees
-the question id and the offending line, never a Typst trace.
+fragment library (templates/fragments.typ.j2) marks each fragment with
+`// @begin <id>` / `// @end <id>`, and on failure each fragment is compiled
+alone to find the culprit. The user sees the question id and the offending
+text, never a Typst trace.
 """
 
 from __future__ import annotations
