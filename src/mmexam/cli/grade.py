@@ -143,27 +143,34 @@ def show_summary(console: Console, summary, shard: tuple[int, int] | None) -> No
     info = summary.info
     table = Table(title=f"{info.course} — {info.title}: {len(results)} submissions")
     for name, justify in (("part", "left"), ("of", "right"), ("mean", "right"),
-                          ("median", "right"), ("min", "right"), ("max", "right")):
+                          ("median", "right"), ("min", "right"), ("max", "right"),
+                          ("pending", "right")):
         table.add_column(name, justify=justify)
     graded = [r for r in results if r.items]
 
-    def row(label: str, values: list[float], possible: float) -> None:
+    def row(label: str, values: list[float], possible: float, pending: int) -> None:
+        waiting = str(pending) if pending else ""
         if values:
             table.add_row(label, f"{possible:g}", _fmt(statistics.fmean(values)),
-                          _fmt(statistics.median(values)), _fmt(min(values)), _fmt(max(values)))
+                          _fmt(statistics.median(values)), _fmt(min(values)), _fmt(max(values)),
+                          waiting)
         else:
-            table.add_row(label, f"{possible:g}", "—", "—", "—", "—")
+            table.add_row(label, f"{possible:g}", "—", "—", "—", "—", waiting)
 
     for k, part in enumerate(info.parts, start=1):
         values = [r.part_points(part.id) for r in graded]
-        row(f"{k}. {part.title}" + (" (bonus)" if part.bonus else ""), values, part.points)
+        waiting = sum(1 for r in graded for i in r.items if i.part == part.id and i.pending)
+        row(f"{k}. {part.title}" + (" (bonus)" if part.bonus else ""), values, part.points,
+            waiting)
     table.add_section()
-    row("total", [r.total for r in graded], info.total_points)
+    row("total", [r.total for r in graded], info.total_points,
+        sum(r.pending for r in graded))
     console.print(table)
     pending = sum(r.pending for r in results)
     problems = sum(1 for r in results if r.problems)
     console.print(f"graded {summary.graded}, reused {summary.reused} saved result(s); "
-                  f"{pending} answer(s) pending review; {problems} submission(s) with problems")
+                  f"{pending} answer(s) pending review (points not counted yet: fill "
+                  f"manual/*.csv and run again); {problems} submission(s) with problems")
     for note in summary.notes:
         console.print(f"[yellow]note:[/] {note}", highlight=False)
     if shard is not None:
