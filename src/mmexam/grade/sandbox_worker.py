@@ -747,13 +747,19 @@ class _Zygote:
             pass
         import torch.distributions  # students reach for Normal / kl_divergence
 
-        a = torch.randn(8, 5, dtype=torch.float64, requires_grad=True)
-        b = torch.randn(8, 5)
-        (a @ a.T).sum().backward()
         # A non-scalar backward with explicit upstream gradients imports sympy
         # and hundreds of modules (0.7 s) on first use: pay it once, here.
-        torch.autograd.backward([a * 2], [torch.ones_like(a)])
-        torch.autograd.grad([(a * 3).sum(-1)], [a], [torch.ones(8, dtype=torch.float64)])
+        import torch.fx.experimental.symbolic_shapes
+
+        a = torch.randn(8, 5, dtype=torch.float64, requires_grad=True)
+        b = torch.randn(8, 5)
+        if self.config["device"] == "cpu":
+            # Not on the GPU lane: the autograd engine's first backward counts
+            # the CUDA devices, which initialises CUDA here and makes it fail
+            # ("initialization error") in every forked child.
+            (a @ a.T).sum().backward()
+            torch.autograd.backward([a * 2], [torch.ones_like(a)])
+            torch.autograd.grad([(a * 3).sum(-1)], [a], [torch.ones(8, dtype=torch.float64)])
         F.softmax(b, dim=-1).log().sum()
         F.log_softmax(b, dim=0)
         F.cross_entropy(b, torch.arange(8) % 5)
