@@ -69,3 +69,14 @@ def test_a_missing_bank_is_an_error_not_a_traceback(tmp_path):
     )
     assert result.exit_code == 1, result.output
     assert result.output.startswith("error: ") and "Traceback" not in result.output
+
+
+def test_an_output_folder_that_is_a_file_is_an_error(tmp_path):
+    bank = tmp_path / "bank"
+    shutil.copytree(SMALL_BANK, bank)
+    blocker = tmp_path / "out"
+    blocker.write_text("not a folder")
+    result = CliRunner().invoke(app, ["build", str(bank), "-o", str(blocker), "--format", "html"])
+    assert result.exit_code == 1, result.output
+    assert result.output.startswith(f"error: {blocker}/") and "cannot write it" in result.output
+    assert "Traceback" not in result.output

@@ -102,11 +102,16 @@ def parse_formats(text: str | Sequence[str]) -> tuple[str, ...]:
 
 
 def write_atomic(path: Path, data: bytes) -> None:
-    """Write a file so that a reader never sees half of it."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """Write a file so that a reader never sees half of it; failing, a `BuildError`."""
     temp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    temp.write_bytes(data)
-    os.replace(temp, path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temp.write_bytes(data)
+        os.replace(temp, path)
+    except OSError as error:
+        raise BuildError(
+            f"{path}: cannot write it ({error.strerror or error}) — check --out"
+        ) from None
 
 
 def render_batch(
