@@ -150,11 +150,14 @@ def grade(sandbox, submission: dict) -> dict:
     from mmexam.grade.checks import run_checks
 
     scores = {}
+    before = sandbox.cpu_seconds()
     with sandbox.session(submission["id"]):
         for task, source in submission["files"].items():
             result = run_checks(task, source, sandbox=sandbox, filename=f"{task}.py")
             scores[task] = [result.score, result.max_score]
-    return {"id": submission["id"], "scores": scores}
+    # The zygote's and children's CPU time (bwrap's PID namespace hides it from rusage).
+    sandbox_cpu = max(0.0, sandbox.cpu_seconds() - before)
+    return {"id": submission["id"], "scores": scores, "sandbox_cpu": sandbox_cpu}
 
 
 ONE_PROCESS = """
@@ -167,13 +170,15 @@ with Sandbox() as sandbox:
     for task, source in submission["files"].items():
         result = run_checks(task, source, sandbox=sandbox, filename=task + ".py")
         scores[task] = [result.score, result.max_score]
-print(json.dumps(scores))
+    print(json.dumps({"scores": scores, "sandbox_cpu": sandbox.cpu_seconds()}))
 """
 
 
-def baseline(sample: list[dict], jobs: int) -> float:
-    """Seconds for grading `sample`, one fresh Python process per submission, `jobs` at a time."""
+def baseline(sample: list[dict], jobs: int) -> tuple[float, float]:
+    """Seconds for grading `sample`, one fresh Python process per submission, `jobs` at a time,
+    and the CPU seconds their sandboxes reported."""
     start = time.perf_counter()
+    sandbox_cpu = 0.0
     running: list[subprocess.Popen] = []
     queue = list(sample)
     while queue or running:
@@ -189,8 +194,8 @@ def baseline(sample: list[dict], jobs: int) -> float:
             proc.stdin.close()
             running.append(proc)
         running[0].wait()
-        running.pop(0).stdout.read()
-    return time.perf_counter() - start
+        sandbox_cpu += json.loads(running.pop(0).stdout.read())["sandbox_cpu"]
+    return time.perf_counter() - start, sandbox_cpu
 
 
 def _cpu() -> float:
@@ -226,6 +231,7 @@ def main() -> None:
     )
 
     cpu0 = _cpu()
+    sandbox_cpu = 0.0
     start = time.perf_counter()
     first = None
     results = {}
@@ -234,11 +240,12 @@ def main() -> None:
         first = first or time.perf_counter()
         if item.ok:
             results[item.value["id"]] = item.value["scores"]
+            sandbox_cpu += item.value["sandbox_cpu"]
         else:
             failures += 1
             print(f"  worker failure on {submissions[item.index]['id']}: {item.error}")
     total = time.perf_counter() - start
-    cpu = _cpu() - cpu0
+    cpu = _cpu() - cpu0 + sandbox_cpu
     rate = args.count / total
     steady = (args.count - 1) / max(time.perf_counter() - first, 1e-9)
 
@@ -274,7 +281,8 @@ def main() -> None:
         f"({steady:.1f}/s after the first result; worker start-up included in the first figure)"
     )
     print(
-        f"  CPU time of all processes (workers, zygotes, children): {cpu:.1f} s = "
+        f"  CPU time of all processes (workers {cpu - sandbox_cpu:.1f} s, zygotes and children "
+        f"{sandbox_cpu:.1f} s): {cpu:.1f} s = "
         f"{cpu / args.count * 1e3:.0f} ms per submission; on {os.cpu_count()} idle CPUs that is "
         f"{os.cpu_count() * args.count / cpu:.1f} submissions/s (load average now "
         f"{os.getloadavg()[0]:.1f}: other programs share these CPUs)"
@@ -282,8 +290,8 @@ def main() -> None:
 
     sample = [s for s in submissions if s["kind"] != "hostile"][: args.baseline]
     cpu0 = _cpu()
-    seconds = baseline(sample, args.jobs)
-    base_cpu = (_cpu() - cpu0) / len(sample)
+    seconds, base_sandbox_cpu = baseline(sample, args.jobs)
+    base_cpu = (_cpu() - cpu0 + base_sandbox_cpu) / len(sample)
     base_rate = len(sample) / seconds
     print(
         f"baseline: a fresh Python process per submission, {args.jobs} at a time: "

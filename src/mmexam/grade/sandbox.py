@@ -228,6 +228,10 @@ def _bwrap_command(python_paths: list[str], env: dict[str, str], tmp_mb: int) ->
                 dirs.add(parent)
             parent = os.path.dirname(parent)
     args = ["bwrap", *_namespace_flags(), *_system_binds()]
+    # The private /tmp comes before the binds: a checkout (and its venv) under /tmp,
+    # as in a CI clone, is bound on top of it instead of being hidden by it.
+    args += ["--perms", "1777", "--size", str(tmp_mb << 20), "--tmpfs", "/tmp"]
+    dirs.discard("/tmp")
     for path in sorted(dirs, key=lambda p: (p.count("/"), p)):
         args += ["--perms", "0755", "--dir", path]
     for path in binds:
@@ -239,7 +243,6 @@ def _bwrap_command(python_paths: list[str], env: dict[str, str], tmp_mb: int) ->
                 args += ["--ro-bind", bind, bind]
     args += ["--ro-bind", str(WORKER), f"{SANDBOX_DIR}/sandbox_worker.py"]
     args += ["--ro-bind", str(MODULES_FILE), f"{SANDBOX_DIR}/modules.py"]
-    args += ["--perms", "1777", "--size", str(tmp_mb << 20), "--tmpfs", "/tmp"]
     if env.get("MMEXAM_SANDBOX_CUDA"):
         for dev in sorted(Path("/dev").glob("nvidia*")):
             args += ["--dev-bind-try", str(dev), str(dev)]
@@ -626,6 +629,8 @@ class Sandbox:
         self._owner: str | None = None
         self._scripts: dict[str, _Script] = {}
         self.restarts = 0
+        self._cpu_before = 0.0  # CPU seconds of zygotes that were replaced
+        self._cpu_seen = 0.0
         self._closed = False
         self._start()
 
@@ -798,6 +803,23 @@ class Sandbox:
         self._wait_ready()
 
     # -- public --------------------------------------------------------------
+
+    def cpu_seconds(self) -> float:
+        """CPU time of this sandbox's zygote and every child it has reaped, so far.
+
+        Processes inside bubblewrap's PID namespace are not reaped by this
+        process, so their time never shows in `getrusage(RUSAGE_CHILDREN)`
+        here; this asks the zygote. A zygote that was killed takes its count
+        with it (the figure covers the ones alive when asked).
+        """
+        if self._proc is None or self._proc.poll() is not None:
+            return self._cpu_before
+        reply = self._control({"kind": "stats"})
+        now = float(reply.get("cpu", 0.0))
+        if now < self._cpu_seen:  # a new zygote since the last question
+            self._cpu_before += self._cpu_seen
+        self._cpu_seen = now
+        return self._cpu_before + now
 
     @property
     def zygote_info(self) -> dict:

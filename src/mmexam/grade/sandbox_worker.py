@@ -800,6 +800,13 @@ class _Zygote:
                 reply = self.finish(int(meta["pid"]), float(meta.get("grace", 0.0)))
             elif kind == "ping":
                 reply = {"pong": True}
+            elif kind == "stats":
+                mine = resource.getrusage(resource.RUSAGE_SELF)
+                done = resource.getrusage(resource.RUSAGE_CHILDREN)
+                reply = {
+                    "cpu": mine.ru_utime + mine.ru_stime + done.ru_utime + done.ru_stime,
+                    "children_cpu": done.ru_utime + done.ru_stime,
+                }
             else:
                 return
             self.ctrl.sendall(pack_frame(reply))
