@@ -416,13 +416,15 @@ def grade_code_job(sandbox, job: dict) -> dict:
     from mmexam.grade.checks import run_checks
 
     tasks = {}
-    for task, (source, filename) in sorted(job["files"].items()):
-        try:
-            result = run_checks(task, source, hidden=True, sandbox=sandbox, filename=filename)
-        except Exception as error:  # noqa: BLE001 — a grader failure costs this task only
-            tasks[task] = {"failure": f"{type(error).__name__}: {error}"}
-        else:
-            tasks[task] = result.model_dump(mode="json")
+    with sandbox.session(job["student"]):  # one student's files share one sandboxed child
+        for task, (source, filename) in sorted(job["files"].items()):
+            try:
+                result = run_checks(task, source, hidden=True, sandbox=sandbox,
+                                    filename=filename)
+            except Exception as error:  # noqa: BLE001 — a grader failure costs this task only
+                tasks[task] = {"failure": f"{type(error).__name__}: {error}"}
+            else:
+                tasks[task] = result.model_dump(mode="json")
     return {"student": job["student"], "tasks": tasks}
 
 
