@@ -67,9 +67,12 @@ def make_exam(folder: Path, ids: list[str], bank_path: Path = BANK) -> Exam:
     bank = load_bank(bank_path)
     students = [draw_paper(bank, SEED, sid, name=f"Student {sid}").manifest_entry() for sid in ids]
     used = sorted({i.question for s in students for i in s.items})
-    manifest = Manifest(seed=SEED, bank=str(bank_path),
-                        question_hashes={q: content_hash(bank.questions[q]) for q in used},
-                        students=students)
+    manifest = Manifest(
+        seed=SEED,
+        bank=str(bank_path),
+        question_hashes={q: content_hash(bank.questions[q]) for q in used},
+        students=students,
+    )
     variants = folder / "variants.json"
     variants.write_text(json.dumps(manifest.model_dump(mode="json"), indent=2, sort_keys=True))
     return Exam(bank, manifest, variants)

@@ -21,13 +21,25 @@ OPTIONS = ["early fusion", "late fusion", "tensor fusion", "gated fusion"]
 
 
 def mcq(answer="c", options=OPTIONS):
-    return McqPart(kind="mcq", points=2, text="Which fusion takes an outer product?",
-                   options=options, answer=answer)
+    return McqPart(
+        kind="mcq",
+        points=2,
+        text="Which fusion takes an outer product?",
+        options=options,
+        answer=answer,
+    )
 
 
 def item(kind, number="1.1", points=2.0, options=None, **kw):
-    return Item(number=number, part="mcq", question="q-" + kind, kind=kind, points=points,
-                options=options, **kw)
+    return Item(
+        number=number,
+        part="mcq",
+        question="q-" + kind,
+        kind=kind,
+        points=points,
+        options=options,
+        **kw,
+    )
 
 
 def ans(value, line=3):
@@ -73,16 +85,29 @@ def test_mcq_answer_forms_and_wrong_types():
 
 
 def multi(scoring):
-    return MultiSelectPart(kind="multi_select", points=3, text="Select all true.",
-                           options=["t0", "t1", "t2", "f3", "f4"], answers=["a", "b", "c"],
-                           scoring=scoring)
+    return MultiSelectPart(
+        kind="multi_select",
+        points=3,
+        text="Select all true.",
+        options=["t0", "t1", "t2", "f3", "f4"],
+        answers=["a", "b", "c"],
+        scoring=scoring,
+    )
 
 
-@pytest.mark.parametrize(("scoring", "picked", "points"), [
-    ("all_or_nothing", "abc", 3), ("all_or_nothing", "ab", 0),
-    ("per_option", "abc", 3), ("per_option", "ab", 3 * 4 / 5), ("per_option", "abd", 3 * 3 / 5),
-    ("right_minus_wrong", "ab", 2), ("right_minus_wrong", "abd", 1), ("right_minus_wrong", "ade", 0),
-])
+@pytest.mark.parametrize(
+    ("scoring", "picked", "points"),
+    [
+        ("all_or_nothing", "abc", 3),
+        ("all_or_nothing", "ab", 0),
+        ("per_option", "abc", 3),
+        ("per_option", "ab", 3 * 4 / 5),
+        ("per_option", "abd", 3 * 3 / 5),
+        ("right_minus_wrong", "ab", 2),
+        ("right_minus_wrong", "abd", 1),
+        ("right_minus_wrong", "ade", 0),
+    ],
+)
 def test_multi_select_policies(scoring, picked, points):
     it = item("multi_select", points=3, options=[0, 1, 2, 3, 4])
     result = score_item(it, multi(scoring), ans(list(picked))).result
@@ -100,8 +125,15 @@ def test_multi_select_under_permutation_and_string_forms():
 
 
 def numeric(abs_tol=None, rel_tol=None, answer=20.0, unit=None):
-    return NumericPart(kind="numeric", points=2, text="How long is the fused vector?",
-                       answer=answer, abs_tol=abs_tol, rel_tol=rel_tol, unit=unit)
+    return NumericPart(
+        kind="numeric",
+        points=2,
+        text="How long is the fused vector?",
+        answer=answer,
+        abs_tol=abs_tol,
+        rel_tol=rel_tol,
+        unit=unit,
+    )
 
 
 def test_numeric_tolerances():
@@ -135,17 +167,26 @@ def test_parse_number():
 
 def short():
     return ShortAnswerPart(
-        kind="short_answer", points=5, text="Why append a 1?", reference="To keep unimodal terms.",
+        kind="short_answer",
+        points=5,
+        text="Why append a 1?",
+        reference="To keep unimodal terms.",
         rubric=[
-            {"points": 2, "description": "unimodal terms kept", "keywords": ["unimodal", "first-order"]},
+            {
+                "points": 2,
+                "description": "unimodal terms kept",
+                "keywords": ["unimodal", "first-order"],
+            },
             {"points": 2, "description": "outer product", "keywords": ["outer product"]},
             {"points": 1, "description": "bias", "regex": r"\bbias(es)?\b"},
-        ])
+        ],
+    )
 
 
 def test_short_answer_is_pending_with_a_suggestion():
-    result = score_item(item("short_answer", points=5), short(),
-                        ans("The Outer-products keep the UNIMODAL terms.")).result
+    result = score_item(
+        item("short_answer", points=5), short(), ans("The Outer-products keep the UNIMODAL terms.")
+    ).result
     assert result.points is None and result.pending and result.status == "review"
     assert result.suggested == 4
     assert result.matched == ["unimodal terms kept", "outer product"]
@@ -154,8 +195,12 @@ def test_short_answer_is_pending_with_a_suggestion():
 
 
 def test_open_is_pending_without_suggestion():
-    body = OpenPart(kind="open", points=5, text="Discuss.", rubric=[
-        {"points": 5, "description": "a reasoned argument"}])
+    body = OpenPart(
+        kind="open",
+        points=5,
+        text="Discuss.",
+        rubric=[{"points": 5, "description": "a reasoned argument"}],
+    )
     result = score_item(item("open", points=5), body, ans("Long essay")).result
     assert result.pending and result.suggested is None
 
@@ -165,25 +210,42 @@ def code_body(functions):
 
 
 def check(name, function, passed, points=1.0):
-    return CodeCheck(name=name, function=function, score=points if passed else 0.0,
-                     max_score=points, passed=passed, message="" if passed else "values differ",
-                     visibility="hidden")
+    return CodeCheck(
+        name=name,
+        function=function,
+        score=points if passed else 0.0,
+        max_score=points,
+        passed=passed,
+        message="" if passed else "values differ",
+        visibility="hidden",
+    )
 
 
 def test_code_points_are_the_share_of_its_functions_checks():
-    checks = (check("tf.values", "tensor_fusion", True, 2), check("tf.grad", "tensor_fusion", False, 2),
-              check("am.values", "additive_multiplicative", True, 4),
-              check("gated.values", "gated_fusion", False, 10))
+    checks = (
+        check("tf.values", "tensor_fusion", True, 2),
+        check("tf.grad", "tensor_fusion", False, 2),
+        check("am.values", "additive_multiplicative", True, 4),
+        check("gated.values", "gated_fusion", False, 10),
+    )
     outcome = CodeOutcome(filename="fusion.py", submitted=True, checks=checks)
-    result = score_item(item("code", points=8), code_body(["tensor_fusion", "additive_multiplicative"]),
-                        None, code=outcome).result
+    result = score_item(
+        item("code", points=8),
+        code_body(["tensor_fusion", "additive_multiplicative"]),
+        None,
+        code=outcome,
+    ).result
     assert result.points == pytest.approx(8 * 6 / 8)
     assert [c.name for c in result.checks] == ["tf.values", "tf.grad", "am.values"]
 
 
 def test_code_missing_file_and_answer_in_yaml():
-    scored = score_item(item("code", points=8), code_body(["tensor_fusion"]), ans("def f(): ..."),
-                        code=CodeOutcome(filename="fusion.py", submitted=False))
+    scored = score_item(
+        item("code", points=8),
+        code_body(["tensor_fusion"]),
+        ans("def f(): ..."),
+        code=CodeOutcome(filename="fusion.py", submitted=False),
+    )
     assert scored.result.points == 0
     assert "fusion.py was not submitted" in scored.result.messages[0]
     assert "graded from fusion.py, not from answers.yaml" in scored.problems[0].message

@@ -16,8 +16,9 @@ def classroom(tmp_path):
     exam = make_exam(tmp_path, ["a1", "a2", "a3", "a4"])
     subs = tmp_path / "subs"
     for sid, how in (("a1", exam.correct), ("a2", exam.wrong), ("a3", exam.correct)):
-        write_answers(subs / sid, {i.number: how(i) for i in exam.student(sid).items
-                                   if i.kind != "code"})
+        write_answers(
+            subs / sid, {i.number: how(i) for i in exam.student(sid).items if i.kind != "code"}
+        )
     return tmp_path, exam, subs
 
 
@@ -27,8 +28,16 @@ def invoke(*args):
 
 
 def common(tmp_path, exam):
-    return ["--variants", exam.variants, "--bank", BANK, "--out", tmp_path / "grades",
-            "--manual", tmp_path / "manual"]
+    return [
+        "--variants",
+        exam.variants,
+        "--bank",
+        BANK,
+        "--out",
+        tmp_path / "grades",
+        "--manual",
+        tmp_path / "manual",
+    ]
 
 
 def test_help_for_every_grade_command():
@@ -93,13 +102,24 @@ def test_shards_then_merge(classroom):
     outs = []
     for k in (1, 2):
         out = tmp_path / f"part{k}"
-        result, output = invoke("grade", subs, "--variants", exam.variants, "--bank", BANK,
-                                "--out", out, "--shard", f"{k}/2")
+        result, output = invoke(
+            "grade",
+            subs,
+            "--variants",
+            exam.variants,
+            "--bank",
+            BANK,
+            "--out",
+            out,
+            "--shard",
+            f"{k}/2",
+        )
         assert result.exit_code == 0, output
         assert f"shard {k}/2 done" in output
         outs.append(out)
-    result, output = invoke("grade", "merge", *outs, "--out", tmp_path / "all",
-                            "--manual", tmp_path / "manual")
+    result, output = invoke(
+        "grade", "merge", *outs, "--out", tmp_path / "all", "--manual", tmp_path / "manual"
+    )
     assert result.exit_code == 0, output
     with (tmp_path / "all" / "grades.csv").open(newline="") as handle:
         assert [r["id"] for r in csv.DictReader(handle)] == ["a1", "a2", "a3"]

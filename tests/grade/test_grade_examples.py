@@ -19,8 +19,10 @@ from mmexam.paths import DEFAULT_BANK
 pytestmark = [pytest.mark.sandbox, pytest.mark.slow]
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
-STALE = "examples are out of date with the bank — run `mmexam build --roster examples/roster.csv` " \
-        "then `python examples/make_submissions.py`"
+STALE = (
+    "examples are out of date with the bank — run `mmexam build --roster examples/roster.csv` "
+    "then `python examples/make_submissions.py`"
+)
 
 
 def function_points(task: str) -> dict[str, float]:
@@ -40,17 +42,30 @@ def function_points(task: str) -> dict[str, float]:
 def demo(tmp_path_factory):
     root = tmp_path_factory.mktemp("demo")
     expected = json.loads((EXAMPLES / "expected.json").read_text(encoding="utf-8"))
-    build_exam(DEFAULT_BANK, root / "build", seed=expected["seed"],
-               roster=EXAMPLES / "roster.csv", formats=("html",), key=False)
+    build_exam(
+        DEFAULT_BANK,
+        root / "build",
+        seed=expected["seed"],
+        roster=EXAMPLES / "roster.csv",
+        formats=("html",),
+        key=False,
+    )
     manifest = Manifest.model_validate_json((root / "build" / "variants.json").read_text())
     for sid, want in expected["students"].items():
         student = manifest.student(sid)
         seen = {i.number: i.question for i in student.items} if student else {}
         assert seen == want["questions"], f"{sid}: {STALE}"
     shutil.copytree(EXAMPLES / "submissions", root / "submissions")
-    summary = grade_submissions(GradeOptions(
-        submissions=root / "submissions", variants=root / "build" / "variants.json",
-        bank=DEFAULT_BANK, out=root / "grades", manual=root / "manual", jobs=2))
+    summary = grade_submissions(
+        GradeOptions(
+            submissions=root / "submissions",
+            variants=root / "build" / "variants.json",
+            bank=DEFAULT_BANK,
+            out=root / "grades",
+            manual=root / "manual",
+            jobs=2,
+        )
+    )
     return root, expected, manifest, summary
 
 
@@ -100,5 +115,5 @@ def test_hostile_html_and_formulas_are_defused(demo):
     assert "<script>alert(1)" not in page and "<img src=x" not in page
     assert "&lt;script&gt;alert(1)" in page
     sheets = "".join(p.read_text() for p in (root / "manual").glob("*.csv"))
-    assert "'=HYPERLINK" in sheets and ',=HYPERLINK' not in sheets
+    assert "'=HYPERLINK" in sheets and ",=HYPERLINK" not in sheets
     assert not Path("/tmp/pwned").exists() and not Path("/tmp/pwned.py").exists()

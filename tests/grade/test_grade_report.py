@@ -20,20 +20,39 @@ from mmexam.grade.results import (
 )
 
 INFO = RunInfo(
-    course="Multimodal AI", title="Midterm Exam", total_points=100, bonus_points=10,
-    parts=[PartInfo(id="mcq", title="Multiple choice", points=20),
-           PartInfo(id="short", title="Short answers", points=20),
-           PartInfo(id="fusion", title="Multimodal fusion", points=20),
-           PartInfo(id="bonus", title="Bonus", points=10, bonus=True)],
-    manifest="0" * 64, students=[], absent=["s999"],
+    course="Multimodal AI",
+    title="Midterm Exam",
+    total_points=100,
+    bonus_points=10,
+    parts=[
+        PartInfo(id="mcq", title="Multiple choice", points=20),
+        PartInfo(id="short", title="Short answers", points=20),
+        PartInfo(id="fusion", title="Multimodal fusion", points=20),
+        PartInfo(id="bonus", title="Bonus", points=10, bonus=True),
+    ],
+    manifest="0" * 64,
+    students=[],
+    absent=["s999"],
 )
 
 
 def mcq_item(q, chosen, key=1):
-    return ItemResult(number=f"1.{q + 1}", part="mcq", question=f"mcq-{q}", kind="mcq",
-                      max_points=2, points=2.0 if chosen == key else 0.0, status="auto",
-                      text=f"Question {q}: which is $x^2$?", chosen=[chosen], key=[key],
-                      option_count=4, expected="(b) $x^2$", answer="b", answer_shown="(b) $x^2$")
+    return ItemResult(
+        number=f"1.{q + 1}",
+        part="mcq",
+        question=f"mcq-{q}",
+        kind="mcq",
+        max_points=2,
+        points=2.0 if chosen == key else 0.0,
+        status="auto",
+        text=f"Question {q}: which is $x^2$?",
+        chosen=[chosen],
+        key=[key],
+        option_count=4,
+        expected="(b) $x^2$",
+        answer="b",
+        answer_shown="(b) $x^2$",
+    )
 
 
 def class_results(n=30, seed=0):
@@ -47,27 +66,79 @@ def class_results(n=30, seed=0):
             if q == 3:  # a wrong key: two students in three choose option c
                 chosen = 2 if s % 3 else 1
             items.append(mcq_item(q, chosen))
-        items.append(ItemResult(number="2.1", part="short", question="why-one", kind="short_answer",
-                                max_points=5, points=None, status="review", suggested=2,
-                                answer="<script>alert('x')</script> the 1 keeps unimodal terms"))
+        items.append(
+            ItemResult(
+                number="2.1",
+                part="short",
+                question="why-one",
+                kind="short_answer",
+                max_points=5,
+                points=None,
+                status="review",
+                suggested=2,
+                answer="<script>alert('x')</script> the 1 keeps unimodal terms",
+            )
+        )
         passed = [rng.random() < skill for _ in range(3)]
-        checks = [CodeCheck(name=f"tensor_fusion.c{i}", function="tensor_fusion",
-                            score=1.0 if ok else 0.0, max_score=1, passed=ok,
-                            message="" if ok else "tensor_fusion: output is not close\n"
-                            "  Greatest absolute difference: 0.41 at index (2, 7)",
-                            visibility="hidden") for i, ok in enumerate(passed)]
-        items.append(ItemResult(number="3.a", part="fusion", question="fusion-tf", subpart=0,
-                                kind="code", max_points=20, points=20 * sum(passed) / 3,
-                                status="auto", checks=checks, code_task="fusion",
-                                text="Implement `tensor_fusion`.", context="Setup: $x_A$, $x_B$.",
-                                answer="fusion.py"))
-        items.append(ItemResult(number="6.1", part="bonus", question="bonus-essay", kind="open",
-                                max_points=5, points=3.0 if s % 2 else None,
-                                status="manual" if s % 2 else "review", bonus=True, answer="essay"))
-        problems = [SubmissionProblem(where="answers.yaml:3", message="1.12: not on your paper",
-                                      number="1.12")] if s % 10 == 0 else []
-        out.append(StudentResult(id=f"s{s:03d}", name=f"Student {s}", source="folder",
-                                 items=items, problems=problems))
+        checks = [
+            CodeCheck(
+                name=f"tensor_fusion.c{i}",
+                function="tensor_fusion",
+                score=1.0 if ok else 0.0,
+                max_score=1,
+                passed=ok,
+                message=""
+                if ok
+                else "tensor_fusion: output is not close\n"
+                "  Greatest absolute difference: 0.41 at index (2, 7)",
+                visibility="hidden",
+            )
+            for i, ok in enumerate(passed)
+        ]
+        items.append(
+            ItemResult(
+                number="3.a",
+                part="fusion",
+                question="fusion-tf",
+                subpart=0,
+                kind="code",
+                max_points=20,
+                points=20 * sum(passed) / 3,
+                status="auto",
+                checks=checks,
+                code_task="fusion",
+                text="Implement `tensor_fusion`.",
+                context="Setup: $x_A$, $x_B$.",
+                answer="fusion.py",
+            )
+        )
+        items.append(
+            ItemResult(
+                number="6.1",
+                part="bonus",
+                question="bonus-essay",
+                kind="open",
+                max_points=5,
+                points=3.0 if s % 2 else None,
+                status="manual" if s % 2 else "review",
+                bonus=True,
+                answer="essay",
+            )
+        )
+        problems = (
+            [
+                SubmissionProblem(
+                    where="answers.yaml:3", message="1.12: not on your paper", number="1.12"
+                )
+            ]
+            if s % 10 == 0
+            else []
+        )
+        out.append(
+            StudentResult(
+                id=f"s{s:03d}", name=f"Student {s}", source="folder", items=items, problems=problems
+            )
+        )
     return out
 
 
@@ -109,8 +180,9 @@ def test_feedback_escapes_student_text_and_shows_checks():
     results = class_results()
     page = render_feedback(INFO, results[7])
     assert "<script>alert" not in page and "&lt;script&gt;" in page
-    assert "Greatest absolute difference: 0.41 at index (2, 7)" in page or \
-        all(c.passed for c in results[7].items[5].checks)
+    assert "Greatest absolute difference: 0.41 at index (2, 7)" in page or all(
+        c.passed for c in results[7].items[5].checks
+    )
     assert "pending review" in page
     assert "<math" in page  # bank math rendered as MathML
     assert page.count("Setup:") == 1
@@ -137,10 +209,12 @@ def test_report_plots_are_visible_in_chromium(tmp_path):
         browser.open(page)
         sizes = browser.evaluate(
             "[...document.images].map(i => [i.complete, i.naturalWidth, "
-            "i.getBoundingClientRect().width, i.getBoundingClientRect().height])")
+            "i.getBoundingClientRect().width, i.getBoundingClientRect().height])"
+        )
         browser.open(feedback)
         maths = browser.evaluate(
-            "[...document.querySelectorAll('math')].map(m => m.getBoundingClientRect().width)")
+            "[...document.querySelectorAll('math')].map(m => m.getBoundingClientRect().width)"
+        )
     assert len(sizes) == 5
     for complete, natural, width, height in sizes:
         assert complete and natural > 0 and width > 100 and height > 50

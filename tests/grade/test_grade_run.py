@@ -20,13 +20,13 @@ from mmexam.grade.engine import GradeOptions, grade_submissions, merge_shards
 pytestmark = [pytest.mark.sandbox, pytest.mark.slow]
 
 IDS = ["s1", "s2", "s3", "s4", "s5", "s6", "s7"]  # s8 is on the roster but submits nothing
-BUG = '''
+BUG = """
 
 def tensor_fusion(x_a, x_b):
     # forgot the unsqueeze: torch.ones(B) cannot be concatenated to [B, dA]
     ones = torch.ones(x_a.shape[0])
     return torch.cat([x_a, ones], dim=1)
-'''
+"""
 
 
 def function_points(task: str) -> dict[str, float]:
@@ -80,8 +80,9 @@ def build_class(root: Path):
         if item.kind == "code":
             functions = exam.body(item).functions
             total = sum(fp[f] for f in functions)
-            code[item.number] = item.points * sum(fp[f] for f in functions
-                                                  if f != "tensor_fusion") / total
+            code[item.number] = (
+                item.points * sum(fp[f] for f in functions if f != "tensor_fusion") / total
+            )
     expected["s2"] = auto("s2", right=set(), code=code)
 
     # s3: corrupted answers.yaml, perfect code
@@ -89,8 +90,9 @@ def build_class(root: Path):
     (subs / "s3" / "answers.yaml").write_text("1.1: a\n1.2: [b, c\n")
     (subs / "s3" / "fusion.py").write_text(reference("fusion"))
     expected["s3"] = auto("s3", right=set(), code=full_code("s3"))
-    expected["s3"].update({i.number: 0.0 for i in exam.student("s3").items
-                           if i.kind in ("short_answer", "open")})
+    expected["s3"].update(
+        {i.number: 0.0 for i in exam.student("s3").items if i.kind in ("short_answer", "open")}
+    )
 
     # s4: answers.yaml saved as Latin-1; its answers still count
     answers = answers_for("s4", exam.correct)
@@ -113,8 +115,9 @@ def build_class(root: Path):
     wrong_type = {i.number: ("twenty" if i.kind == "numeric" else "z") for i in items}
     write_answers(subs / "s6", {**wrong_type, "9.9": "a"})
     expected["s6"] = auto("s6", right=set())
-    expected["s6"].update({i.number: 0.0 for i in exam.student("s6").items
-                           if i.kind in ("short_answer", "open")})
+    expected["s6"].update(
+        {i.number: 0.0 for i in exam.student("s6").items if i.kind in ("short_answer", "open")}
+    )
 
     # s7: code with a syntax error, right answers
     write_answers(subs / "s7", answers_for("s7", exam.correct))
@@ -127,8 +130,15 @@ def build_class(root: Path):
 
 
 def options(root: Path, exam, subs: Path, **kw) -> GradeOptions:
-    return GradeOptions(submissions=subs, variants=exam.variants, bank=BANK, out=root / "grades",
-                        manual=root / "manual", jobs=2, **kw)
+    return GradeOptions(
+        submissions=subs,
+        variants=exam.variants,
+        bank=BANK,
+        out=root / "grades",
+        manual=root / "manual",
+        jobs=2,
+        **kw,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -170,14 +180,22 @@ def test_problems_are_recorded_and_never_stop_the_run(graded):
     assert "answers.yaml:2: not valid YAML" in lines["s3"]
     assert "answers.yaml:" in lines["s4"] and "not UTF-8 (byte 0xe9" in lines["s4"]
     assert "s5.zip: ../../escaped.py: a path that leaves the submission folder" in lines["s5"]
-    assert "'twenty' is not a number" in lines["s6"] and "'z' is not one of the letters" in lines["s6"]
+    assert (
+        "'twenty' is not a number" in lines["s6"] and "'z' is not one of the letters" in lines["s6"]
+    )
     assert "9.9 is not a question number on your paper" in lines["s6"]
     assert "not in variants.json" in lines["zz"]
     assert not (root / "escaped.py").exists() and not (root.parent / "escaped.py").exists()
     with (root / "grades" / "grades.csv").open(newline="") as handle:
         rows = {row["id"]: row for row in csv.DictReader(handle)}
-    assert [rows[s]["status"] for s in ("s1", "s3", "s4", "s5", "s6", "zz")] == \
-        ["ok", "problems", "problems", "problems", "problems", "problems"]
+    assert [rows[s]["status"] for s in ("s1", "s3", "s4", "s5", "s6", "zz")] == [
+        "ok",
+        "problems",
+        "problems",
+        "problems",
+        "problems",
+        "problems",
+    ]
     report = (root / "grades" / "report.html").read_text()
     for sid in ("s3", "s4", "s5", "s6", "zz"):
         assert f"<strong>{sid}</strong>" in report
@@ -192,8 +210,11 @@ def test_pending_is_reported_not_zero(graded):
     assert s1.pending == 2
     with (root / "grades" / "grades.csv").open(newline="") as handle:
         row = next(r for r in csv.DictReader(handle) if r["id"] == "s1")
-    auto_total = sum(i.points for i in exam.student("s1").items
-                     if not i.bonus and i.kind not in ("short_answer", "open"))
+    auto_total = sum(
+        i.points
+        for i in exam.student("s1").items
+        if not i.bonus and i.kind not in ("short_answer", "open")
+    )
     assert float(row["total (of 34)"]) == pytest.approx(auto_total)
     assert row["pending"] == "2"
     data = json.loads((root / "grades" / "students" / "s1" / "results.json").read_text())
@@ -254,7 +275,7 @@ def test_only_regrades_one_question_after_a_key_fix(graded, tmp_path):
     shutil.copytree(BANK, bank)
     questions = bank / "questions.yaml"
     text = questions.read_text()
-    old = "      - text: \"None of the above\"\n        fixed: true\n    answer: a"
+    old = '      - text: "None of the above"\n        fixed: true\n    answer: a'
     assert old in text
     questions.write_text(text.replace(old, old[:-1] + "b"))  # the key moves to option b
     exam_copy = type(exam)(exam.bank, exam.manifest, copy / "variants.json")
@@ -269,7 +290,8 @@ def test_only_regrades_one_question_after_a_key_fix(graded, tmp_path):
                 changed.add((r.id, i.question))
     assert changed and all(q == "mcq-clip-objective" for _, q in changed)
     assert ("s1", "mcq-clip-objective") in changed or "mcq-clip-objective" not in {
-        i.question for i in exam.student("s1").items}
+        i.question for i in exam.student("s1").items
+    }
 
 
 def test_only_with_an_unknown_number_is_an_error(graded, tmp_path):
@@ -284,18 +306,33 @@ def test_shards_merge_to_the_single_run(tmp_path):
     for k in range(7):
         sid = f"t{k}"
         how = exam.correct if k % 2 else exam.wrong
-        write_answers(subs / sid, {i.number: how(i) for i in exam.student(sid).items
-                                   if i.kind != "code"})
+        write_answers(
+            subs / sid, {i.number: how(i) for i in exam.student(sid).items if i.kind != "code"}
+        )
     single = tmp_path / "single"
-    grade_submissions(GradeOptions(submissions=subs, variants=exam.variants, bank=BANK,
-                                   out=single / "grades", manual=single / "manual"))
+    grade_submissions(
+        GradeOptions(
+            submissions=subs,
+            variants=exam.variants,
+            bank=BANK,
+            out=single / "grades",
+            manual=single / "manual",
+        )
+    )
     shard_dirs = []
     seen = set()
     for k in (1, 2, 3):
         out = tmp_path / f"shard{k}"
-        summary = grade_submissions(GradeOptions(submissions=subs, variants=exam.variants,
-                                                 bank=BANK, out=out, manual=tmp_path / "unused",
-                                                 shard=(k, 3)))
+        summary = grade_submissions(
+            GradeOptions(
+                submissions=subs,
+                variants=exam.variants,
+                bank=BANK,
+                out=out,
+                manual=tmp_path / "unused",
+                shard=(k, 3),
+            )
+        )
         ids = {r.id for r in summary.results}
         assert not ids & seen
         seen |= ids
@@ -324,13 +361,28 @@ def test_kill_9_mid_run_then_resume_gives_identical_files(graded, tmp_path):
     run.mkdir()
     shutil.copytree(root / "submissions", run / "submissions")
     shutil.copy2(root / "variants.json", run / "variants.json")
-    command = [sys.executable, "-m", "mmexam", "grade", str(run / "submissions"),
-               "--variants", str(run / "variants.json"), "--bank", str(BANK),
-               "--out", str(run / "grades"), "--manual", str(run / "manual"), "--jobs", "2"]
+    command = [
+        sys.executable,
+        "-m",
+        "mmexam",
+        "grade",
+        str(run / "submissions"),
+        "--variants",
+        str(run / "variants.json"),
+        "--bank",
+        str(BANK),
+        "--out",
+        str(run / "grades"),
+        "--manual",
+        str(run / "manual"),
+        "--jobs",
+        "2",
+    ]
     total = len(IDS) + 1
     graded_dir = run / "grades" / "graded"
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                               start_new_session=True)
+    process = subprocess.Popen(
+        command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True
+    )
     try:
         done = 0
         deadline = time.monotonic() + 300

@@ -12,27 +12,78 @@ from mmexam.grade.results import CodeCheck, ItemResult, StudentResult, Submissio
 
 def student():
     checks = [
-        CodeCheck(name="tensor_fusion.values", function="tensor_fusion", score=2, max_score=2,
-                  passed=True, visibility="public"),
-        CodeCheck(name="tensor_fusion.grad", function="tensor_fusion", score=0, max_score=2,
-                  passed=False, message="tensor_fusion: gradient is not close\n  Mismatched: 3 / 9",
-                  visibility="hidden"),
+        CodeCheck(
+            name="tensor_fusion.values",
+            function="tensor_fusion",
+            score=2,
+            max_score=2,
+            passed=True,
+            visibility="public",
+        ),
+        CodeCheck(
+            name="tensor_fusion.grad",
+            function="tensor_fusion",
+            score=0,
+            max_score=2,
+            passed=False,
+            message="tensor_fusion: gradient is not close\n  Mismatched: 3 / 9",
+            visibility="hidden",
+        ),
     ]
     items = [
-        ItemResult(number="1.1", part="mcq", question="q1", kind="mcq", max_points=2, points=0,
-                   status="auto", answer="c", answer_shown="(c) late", expected="(b) tensor",
-                   messages=["Expected (b) tensor, got (c) late."]),
-        ItemResult(number="2.1", part="short", question="q2", kind="short_answer", max_points=5,
-                   points=None, status="review", answer="because", suggested=1),
-        ItemResult(number="3.c", part="fusion", question="q3", kind="code", max_points=8,
-                   points=4, status="auto", checks=checks, code_task="fusion"),
-        ItemResult(number="6.1", part="bonus", question="q6", kind="open", max_points=5,
-                   points=3, status="manual", bonus=True, comment="good start"),
+        ItemResult(
+            number="1.1",
+            part="mcq",
+            question="q1",
+            kind="mcq",
+            max_points=2,
+            points=0,
+            status="auto",
+            answer="c",
+            answer_shown="(c) late",
+            expected="(b) tensor",
+            messages=["Expected (b) tensor, got (c) late."],
+        ),
+        ItemResult(
+            number="2.1",
+            part="short",
+            question="q2",
+            kind="short_answer",
+            max_points=5,
+            points=None,
+            status="review",
+            answer="because",
+            suggested=1,
+        ),
+        ItemResult(
+            number="3.c",
+            part="fusion",
+            question="q3",
+            kind="code",
+            max_points=8,
+            points=4,
+            status="auto",
+            checks=checks,
+            code_task="fusion",
+        ),
+        ItemResult(
+            number="6.1",
+            part="bonus",
+            question="q6",
+            kind="open",
+            max_points=5,
+            points=3,
+            status="manual",
+            bonus=True,
+            comment="good start",
+        ),
     ]
-    problems = [SubmissionProblem(where="answers.yaml:4", message="1.9: not on your paper",
-                                  number="1.9")]
-    return StudentResult(id="s1", name="Ada", variant="K7Q2M9", source="zip", items=items,
-                         problems=problems)
+    problems = [
+        SubmissionProblem(where="answers.yaml:4", message="1.9: not on your paper", number="1.9")
+    ]
+    return StudentResult(
+        id="s1", name="Ada", variant="K7Q2M9", source="zip", items=items, problems=problems
+    )
 
 
 def test_results_json_follows_the_documented_schema():

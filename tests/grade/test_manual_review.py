@@ -21,12 +21,26 @@ def results(answers=ANSWERS):
     out = []
     for sid, text in answers.items():
         items = [
-            ItemResult(number="1.1", part="mcq", question="q-mcq", kind="mcq", max_points=2,
-                       points=2, status="auto"),
-            ItemResult(number="2.1", part="short", question="why-one", kind="short_answer",
-                       max_points=5, points=None if text else 0.0,
-                       status="review" if text else "auto", suggested=2.0 if text else None,
-                       answer=text or None),
+            ItemResult(
+                number="1.1",
+                part="mcq",
+                question="q-mcq",
+                kind="mcq",
+                max_points=2,
+                points=2,
+                status="auto",
+            ),
+            ItemResult(
+                number="2.1",
+                part="short",
+                question="why-one",
+                kind="short_answer",
+                max_points=5,
+                points=None if text else 0.0,
+                status="review" if text else "auto",
+                suggested=2.0 if text else None,
+                answer=text or None,
+            ),
         ]
         out.append(StudentResult(id=sid, source="folder", items=items))
     return out
@@ -71,9 +85,11 @@ def test_round_trip(tmp_path):
     by_id = {r.id: r for r in merged}
     assert notes == []
     assert by_id["s1"].items[1].points == 4.5 and by_id["s1"].items[1].status == "manual"
-    assert by_id["s2"].items[1].points == 4.5          # identical answer, graded once
-    assert by_id["s4"].items[1].pending                # only near-identical: its own row
-    assert by_id["s3"].items[1].points == 0 and by_id["s3"].items[1].comment == "Say what the 1 does."
+    assert by_id["s2"].items[1].points == 4.5  # identical answer, graded once
+    assert by_id["s4"].items[1].pending  # only near-identical: its own row
+    assert (
+        by_id["s3"].items[1].points == 0 and by_id["s3"].items[1].comment == "Say what the 1 does."
+    )
     assert [r.pending for r in merged] == [0, 0, 0, 1, 0]
 
     # a re-run rewrites the sheet and keeps what the TA typed
@@ -101,7 +117,9 @@ def test_bad_points_stop_with_file_and_line(tmp_path):
         read_sheets(manual)
     rows[1]["points"] = "7"
     write_rows(sheet, rows)
-    with pytest.raises(GradeError, match=r"why-one\.csv:3: points 7 for s2 must be between 0 and 5"):
+    with pytest.raises(
+        GradeError, match=r"why-one\.csv:3: points 7 for s2 must be between 0 and 5"
+    ):
         read_sheets(manual, {"why-one": 5})
 
 

@@ -15,11 +15,17 @@ from mmexam.grade.submissions import (
 
 
 def test_keys_stay_strings_so_1_10_is_not_1_1():
-    answers = parse_answers("1.1: a\n1.10: c\n3.a: 20\n2.1: \"free text\"\n1.2: [a, c]\n1.3:\n")
+    answers = parse_answers('1.1: a\n1.10: c\n3.a: 20\n2.1: "free text"\n1.2: [a, c]\n1.3:\n')
     assert answers.problems == []
     got = {k: a.value for k, a in answers.by_number.items()}
-    assert got == {"1.1": "a", "1.10": "c", "3.a": "20", "2.1": "free text", "1.2": ["a", "c"],
-                   "1.3": None}
+    assert got == {
+        "1.1": "a",
+        "1.10": "c",
+        "3.a": "20",
+        "2.1": "free text",
+        "1.2": ["a", "c"],
+        "1.3": None,
+    }
     assert answers.by_number["1.10"].line == 2
 
 
@@ -96,9 +102,17 @@ def _zip(path, members: dict, links: dict | None = None):
 
 def test_zip_slip_members_and_links_are_skipped_and_reported(tmp_path):
     path = tmp_path / "s2.zip"
-    _zip(path, {"answers.yaml": "1.1: b\n", "../../evil.py": "boom", "/etc/x": "x",
-                "ok/../../../up.py": "y", "fusion.py": "def f(): pass\n"},
-         links={"mllm.py": "/etc/passwd"})
+    _zip(
+        path,
+        {
+            "answers.yaml": "1.1: b\n",
+            "../../evil.py": "boom",
+            "/etc/x": "x",
+            "ok/../../../up.py": "y",
+            "fusion.py": "def f(): pass\n",
+        },
+        links={"mllm.py": "/etc/passwd"},
+    )
     sub = read_submission(Entry("s2", path, "zip"))
     assert set(sub.files) == {"answers.yaml", "fusion.py"}
     lines = [p.line() for p in sub.problems]

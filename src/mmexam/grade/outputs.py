@@ -43,12 +43,31 @@ def grades_csv(info: RunInfo, results: list[StudentResult]) -> str:
     parts = [p for p in info.parts if not p.bonus]
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(["id", "name", "variant", *[p.id for p in parts],
-                     f"total (of {fmt_points(info.total_points)})", "bonus", "pending", "status"])
+    writer.writerow(
+        [
+            "id",
+            "name",
+            "variant",
+            *[p.id for p in parts],
+            f"total (of {fmt_points(info.total_points)})",
+            "bonus",
+            "pending",
+            "status",
+        ]
+    )
     for r in results:
-        writer.writerow([r.id, r.name or "", r.variant or "",
-                         *[fmt_points(r.part_points(p.id)) for p in parts],
-                         fmt_points(r.total), fmt_points(r.bonus_total), r.pending, r.status])
+        writer.writerow(
+            [
+                r.id,
+                r.name or "",
+                r.variant or "",
+                *[fmt_points(r.part_points(p.id)) for p in parts],
+                fmt_points(r.total),
+                fmt_points(r.bonus_total),
+                r.pending,
+                r.status,
+            ]
+        )
     return out.getvalue()
 
 
