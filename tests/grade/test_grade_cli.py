@@ -60,6 +60,10 @@ def test_grade_prints_a_summary_and_writes_outputs(classroom):
     assert (tmp_path / "grades" / "report.html").is_file()
     again, output = invoke("grade", "run", subs, *common(tmp_path, exam))
     assert again.exit_code == 0 and "graded 0, reused 3" in output
+    before = (tmp_path / "grades" / "grades.csv").read_bytes()
+    forced, output = invoke("grade", subs, *common(tmp_path, exam), "--force")
+    assert forced.exit_code == 0 and "graded 3, reused 0" in output
+    assert (tmp_path / "grades" / "grades.csv").read_bytes() == before
 
 
 def test_errors_are_one_line_without_traceback(classroom):
