@@ -36,8 +36,9 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def load_examples():
-    spec = importlib.util.spec_from_file_location("make_submissions",
-                                                  REPO / "examples" / "make_submissions.py")
+    spec = importlib.util.spec_from_file_location(
+        "make_submissions", REPO / "examples" / "make_submissions.py"
+    )
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -53,12 +54,16 @@ def generate(root: Path, count: int) -> tuple[Path, Path]:
     examples = load_examples()
     bank = load_bank(DEFAULT_BANK)
     ids = [f"b{k:05d}" for k in range(count)]
-    students = [draw_paper(bank, 0, sid, name=f"Student {k}").manifest_entry()
-                for k, sid in enumerate(ids)]
+    students = [
+        draw_paper(bank, 0, sid, name=f"Student {k}").manifest_entry() for k, sid in enumerate(ids)
+    ]
     used = sorted({item.question for s in students for item in s.items})
-    manifest = Manifest(seed=0, bank=str(DEFAULT_BANK),
-                        question_hashes={q: content_hash(bank.questions[q]) for q in used},
-                        students=students)
+    manifest = Manifest(
+        seed=0,
+        bank=str(DEFAULT_BANK),
+        question_hashes={q: content_hash(bank.questions[q]) for q in used},
+        students=students,
+    )
     variants = root / "variants.json"
     variants.write_text(json.dumps(manifest.model_dump(mode="json"), sort_keys=True))
     subs = root / "submissions"
@@ -67,12 +72,16 @@ def generate(root: Path, count: int) -> tuple[Path, Path]:
     for k, entry in enumerate(students):
         s = examples.Student(examples.Paper(bank, entry))
         personas[k % len(personas)](s)
-        files = {name: data.encode() if isinstance(data, str) else data
-                 for name, data in s.files.items()}
+        files = {
+            name: data.encode() if isinstance(data, str) else data for name, data in s.files.items()
+        }
         if "answers.yaml" not in files:
             text = examples.answers_yaml(s.answers)
-            files["answers.yaml"] = text.encode("latin-1", errors="replace") \
-                if getattr(s, "latin1", False) else text.encode()
+            files["answers.yaml"] = (
+                text.encode("latin-1", errors="replace")
+                if getattr(s, "latin1", False)
+                else text.encode()
+            )
         if getattr(s, "zip_extra", False) or getattr(s, "nested_zip", False):
             examples.write_zip(subs / f"{entry.id}.zip", files)
         else:
@@ -87,9 +96,17 @@ def grade(subs: Path, variants: Path, out: Path, jobs: int, **extra):
     from mmexam.paths import DEFAULT_BANK
 
     started = time.perf_counter()
-    summary = grade_submissions(GradeOptions(submissions=subs, variants=variants,
-                                             bank=DEFAULT_BANK, out=out / "grades",
-                                             manual=out / "manual", jobs=jobs, **extra))
+    summary = grade_submissions(
+        GradeOptions(
+            submissions=subs,
+            variants=variants,
+            bank=DEFAULT_BANK,
+            out=out / "grades",
+            manual=out / "manual",
+            jobs=jobs,
+            **extra,
+        )
+    )
     return time.perf_counter() - started, summary
 
 
@@ -105,10 +122,25 @@ def fresh_process_each(subs: Path, variants: Path, root: Path, sample: list[str]
             shutil.copytree(source, target)
         else:
             shutil.copy2(source, target)
-        subprocess.run([sys.executable, "-m", "mmexam", "grade", str(one / "subs"),
-                        "--variants", str(variants), "--out", str(one / "grades"),
-                        "--manual", str(one / "manual"), "--jobs", "1"],
-                       check=True, capture_output=True)
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "mmexam",
+                "grade",
+                str(one / "subs"),
+                "--variants",
+                str(variants),
+                "--out",
+                str(one / "grades"),
+                "--manual",
+                str(one / "manual"),
+                "--jobs",
+                "1",
+            ],
+            check=True,
+            capture_output=True,
+        )
     return (time.perf_counter() - started) / len(sample)
 
 
@@ -116,8 +148,12 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=1000, help="Submissions to generate.")
     parser.add_argument("--jobs", type=int, default=0, help="Workers (0: one per core).")
-    parser.add_argument("--baseline", type=int, default=3,
-                        help="Submissions graded one process each for the baseline.")
+    parser.add_argument(
+        "--baseline",
+        type=int,
+        default=3,
+        help="Submissions graded one process each for the baseline.",
+    )
     args = parser.parse_args()
     jobs = args.jobs or os.cpu_count() or 1
     root = Path(tempfile.mkdtemp(prefix="mmexam-bench-"))
@@ -130,21 +166,29 @@ def main() -> int:
 
         first, summary = grade(subs, variants, root, jobs)
         code = sum(1 for r in summary.results for i in r.items if i.kind == "code")
-        print(f"first run: {args.count} submissions in {first:.1f} s = "
-              f"{args.count / first:.2f} submissions/s with {jobs} workers "
-              f"({code} code questions, {sum(r.pending for r in summary.results)} answers "
-              f"sent to review, {sum(1 for r in summary.results if r.problems)} with problems)")
+        print(
+            f"first run: {args.count} submissions in {first:.1f} s = "
+            f"{args.count / first:.2f} submissions/s with {jobs} workers "
+            f"({code} code questions, {sum(r.pending for r in summary.results)} answers "
+            f"sent to review, {sum(1 for r in summary.results if r.problems)} with problems)"
+        )
 
         sample = sorted(p.name.removesuffix(".zip") for p in subs.iterdir())[: args.baseline]
         per = fresh_process_each(subs, variants, root, sample)
-        print(f"baseline, a fresh `mmexam grade` process per submission: {per:.1f} s each = "
-              f"{1 / per:.3f} submissions/s (measured on {len(sample)})")
-        print(f"speed-up of one run over one process per submission: "
-              f"{(args.count / first) * per:.0f}x")
+        print(
+            f"baseline, a fresh `mmexam grade` process per submission: {per:.1f} s each = "
+            f"{1 / per:.3f} submissions/s (measured on {len(sample)})"
+        )
+        print(
+            f"speed-up of one run over one process per submission: "
+            f"{(args.count / first) * per:.0f}x"
+        )
 
         again, summary = grade(subs, variants, root, jobs)
-        print(f"re-run with nothing to do (all resumed): {again:.1f} s "
-              f"({summary.reused} reused, {summary.graded} graded)")
+        print(
+            f"re-run with nothing to do (all resumed): {again:.1f} s "
+            f"({summary.reused} reused, {summary.graded} graded)"
+        )
         only = summary.results[0].items[0].number
         regrade, summary = grade(subs, variants, root, jobs, only=only)
         print(f"--only {only} for everyone: {regrade:.1f} s ({summary.graded} rescored)")

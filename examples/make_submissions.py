@@ -111,10 +111,12 @@ def with_bug(source: str, function: str) -> str:
     """The reference with `function` given the classic missing-unsqueeze bug: it raises on every call."""
     match = re.search(rf"^def {function}\((.*?)\)", source, re.MULTILINE | re.DOTALL)
     first = match.group(1).split(",")[0].split(":")[0].strip()
-    bug = (f"\n\ndef {function}({match.group(1)}):\n"
-           f"    # append a constant feature (bug: the ones have shape [B], not [B, 1])\n"
-           f"    ones = torch.ones({first}.shape[0])\n"
-           f"    return torch.cat([{first}, ones], dim=1)\n")
+    bug = (
+        f"\n\ndef {function}({match.group(1)}):\n"
+        f"    # append a constant feature (bug: the ones have shape [B], not [B, 1])\n"
+        f"    ones = torch.ones({first}.shape[0])\n"
+        f"    return torch.cat([{first}, ones], dim=1)\n"
+    )
     return source + bug
 
 
@@ -128,7 +130,9 @@ def renamed(source: str, functions: list[str]) -> str:
 
 def syntax_error(source: str) -> str:
     """The reference with the colon after the first one-line def missing."""
-    broken = re.sub(r"^(def [^\n]*\)(?: -> [^\n:]+)?):$", r"\1", source, count=1, flags=re.MULTILINE)
+    broken = re.sub(
+        r"^(def [^\n]*\)(?: -> [^\n:]+)?):$", r"\1", source, count=1, flags=re.MULTILINE
+    )
     if broken == source:  # no one-line def: leave a bracket open at the end instead
         broken = source + "\nscale = (1.0 +\n"
     return broken
@@ -185,8 +189,12 @@ def hostile(functions: list[str]) -> str:
     """A file defining every function of a task, each ending in a different attack."""
     out = [HOSTILE]
     for k, name in enumerate(functions):
-        ending = ["os._exit(0)", "sys.exit(0)", "raise KeyboardInterrupt",
-                  f"return _attack({name!r}, *args, **kwargs)"][k % 4]
+        ending = [
+            "os._exit(0)",
+            "sys.exit(0)",
+            "raise KeyboardInterrupt",
+            f"return _attack({name!r}, *args, **kwargs)",
+        ][k % 4]
         out.append(f"\n\ndef {name}(*args, **kwargs):\n    {ending}\n")
     return "".join(out)
 
@@ -231,9 +239,14 @@ class Student:
             self.expect[number] = 0.0
             return
         if item.kind in ("short_answer", "open"):
-            self.answers[number] = body.reference if item.kind == "short_answer" else (
-                "Train with modality dropout so the model sees examples with a modality "
-                "missing, then compare against a late-fusion ensemble.")
+            self.answers[number] = (
+                body.reference
+                if item.kind == "short_answer"
+                else (
+                    "Train with modality dropout so the model sees examples with a modality "
+                    "missing, then compare against a late-fusion ensemble."
+                )
+            )
             self.expect[number] = None
             return
         right = how == "right"
@@ -267,8 +280,11 @@ class Student:
     def all_code(self, make, failing_functions=()):
         for task, functions in self.paper.tasks().items():
             source = make(task)
-            failing = [f for f in functions if f in failing_functions] if source is not None \
+            failing = (
+                [f for f in functions if f in failing_functions]
+                if source is not None
                 else functions
+            )
             self.code(task, source, [f for f in functions if f not in failing], failing)
 
     def finish(self):
@@ -294,12 +310,16 @@ def typical(s: Student) -> str:
         wrong = item.kind == "mcq" and (item, body) in mcqs[:3]
         s.answer(item, body, "wrong" if wrong else "right")
     for item, body in s.paper.of_kind("short_answer"):
-        s.answers[item.number] = ("Fusion combines the modalities; it can capture interactions "
-                                  "but needs both inputs at test time.")
+        s.answers[item.number] = (
+            "Fusion combines the modalities; it can capture interactions "
+            "but needs both inputs at test time."
+        )
     _, first_body = s.paper.of_kind("code")[0]
     buggy_task, buggy = first_body.task, first_body.functions[0]
-    s.all_code(lambda t: with_bug(reference(t), buggy) if t == buggy_task else reference(t),
-               failing_functions=(buggy,))
+    s.all_code(
+        lambda t: with_bug(reference(t), buggy) if t == buggy_task else reference(t),
+        failing_functions=(buggy,),
+    )
     return f"Three MCQs wrong, one bug: {buggy}() in {buggy_task}.py raises on every call."
 
 
@@ -326,8 +346,10 @@ def syntax(s: Student) -> str:
         s.answer(item, body, "right")
     tasks = list(s.paper.tasks())
     broken = tasks[-1]
-    s.all_code(lambda t: syntax_error(reference(t)) if t == broken else reference(t),
-               failing_functions=tuple(s.paper.tasks()[broken]))
+    s.all_code(
+        lambda t: syntax_error(reference(t)) if t == broken else reference(t),
+        failing_functions=tuple(s.paper.tasks()[broken]),
+    )
     return f"A missing colon in {broken}.py: every function of that file fails to load."
 
 
@@ -338,8 +360,10 @@ def wrong_names(s: Student) -> str:
     renamed_task = next(iter(tasks))
     from mmexam.grade.tasks import task_functions
 
-    s.all_code(lambda t: renamed(reference(t), task_functions(t)) if t == renamed_task
-               else reference(t), failing_functions=tuple(tasks[renamed_task]))
+    s.all_code(
+        lambda t: renamed(reference(t), task_functions(t)) if t == renamed_task else reference(t),
+        failing_functions=tuple(tasks[renamed_task]),
+    )
     return f"Named the functions of {renamed_task}.py in CamelCase: the grader cannot find them."
 
 
@@ -372,8 +396,10 @@ def hostile_student(s: Student) -> str:
             s.code(task, hostile(task_functions(task)), [], tasks[task])
     s.problems += ["a path that leaves the submission folder", "a symbolic link inside the zip"]
     s.zip_extra = True
-    return ("Hostile: reads graders/ and other students' files, monkeypatches torch, exits, "
-            "lies with a tensor subclass; a zip with ../ paths and a link to the reference.")
+    return (
+        "Hostile: reads graders/ and other students' files, monkeypatches torch, exits, "
+        "lies with a tensor subclass; a zip with ../ paths and a link to the reference."
+    )
 
 
 def mixed_text(s: Student) -> str:
@@ -434,8 +460,9 @@ def encoding_and_types(s: Student) -> str:
     s.answers["1.11"] = "b"
     s.problems.append("1.11 is not a question number on your paper")
     short = s.paper.of_kind("short_answer")[0][0]
-    s.answers[short.number] = ("La fusion précoce combine les caractéristiques; la fusion "
-                               "tardive combine les décisions.")
+    s.answers[short.number] = (
+        "La fusion précoce combine les caractéristiques; la fusion tardive combine les décisions."
+    )
     s.latin1 = True
     s.problems.append("not UTF-8")
     s.all_code(reference)
@@ -505,26 +532,36 @@ def main(argv=None) -> int:
     parser.add_argument("--expected", type=Path, default=HERE / "expected.json")
     args = parser.parse_args(argv)
     if not args.variants.is_file():
-        print(f"{args.variants}: not found — run `mmexam build --roster examples/roster.csv` first",
-              file=sys.stderr)
+        print(
+            f"{args.variants}: not found — run `mmexam build --roster examples/roster.csv` first",
+            file=sys.stderr,
+        )
         return 1
     manifest = Manifest.model_validate_json(args.variants.read_text(encoding="utf-8"))
     bank = load_bank(args.bank)
     if args.out.exists():
         shutil.rmtree(args.out)
     args.out.mkdir(parents=True)
-    expected = {"seed": manifest.seed, "students": {}}
+    from mmexam.build.variants import content_hash
+
+    expected = {"seed": manifest.seed, "question_hashes": {}, "students": {}}
     for sid, persona in PERSONAS.items():
         entry = manifest.student(sid)
         if entry is None:
-            print(f"{args.variants}: no student {sid} — build with --roster examples/roster.csv",
-                  file=sys.stderr)
+            print(
+                f"{args.variants}: no student {sid} — build with --roster examples/roster.csv",
+                file=sys.stderr,
+            )
             return 1
         s = Student(Paper(bank, entry))
+        for item in entry.items:
+            expected["question_hashes"][item.question] = content_hash(bank.questions[item.question])
         story = persona(s)
         s.finish()
-        files = {name: data.encode("utf-8") if isinstance(data, str) else data
-                 for name, data in s.files.items()}
+        files = {
+            name: data.encode("utf-8") if isinstance(data, str) else data
+            for name, data in s.files.items()
+        }
         if "answers.yaml" not in files:
             text = answers_yaml(s.answers, f"{entry.name} ({sid})")
             if getattr(s, "latin1", False):
@@ -533,13 +570,20 @@ def main(argv=None) -> int:
                 files["answers.yaml"] = text.encode("utf-8")
             if getattr(s, "yaml_tag", None):
                 number, tag = s.yaml_tag
-                files["answers.yaml"] = re.sub(rf"^{re.escape(number)}: .*$", f"{number}: {tag}",
-                                               files["answers.yaml"].decode(), count=1,
-                                               flags=re.MULTILINE).encode()
+                files["answers.yaml"] = re.sub(
+                    rf"^{re.escape(number)}: .*$",
+                    f"{number}: {tag}",
+                    files["answers.yaml"].decode(),
+                    count=1,
+                    flags=re.MULTILINE,
+                ).encode()
         if getattr(s, "zip_extra", False):
             files["../../../tmp/pwned.py"] = b"print('escaped')\n"
-            write_zip(args.out / f"{sid}.zip", files,
-                      links={"fusion.py": "../../../graders/fusion/reference.py"})
+            write_zip(
+                args.out / f"{sid}.zip",
+                files,
+                links={"fusion.py": "../../../graders/fusion/reference.py"},
+            )
         elif getattr(s, "nested_zip", False):
             write_zip(args.out / f"{sid}.zip", {f"{sid}/{n}": d for n, d in files.items()})
         else:
@@ -556,11 +600,17 @@ def main(argv=None) -> int:
     stranger = args.out / STRANGER
     stranger.mkdir()
     (stranger / "answers.yaml").write_text("# not on the roster\n1.1: a\n", encoding="utf-8")
-    expected["students"][STRANGER] = {"story": "Not on the roster.", "questions": {},
-                                      "points": {}, "problems": ["not in variants.json"]}
+    expected["students"][STRANGER] = {
+        "story": "Not on the roster.",
+        "questions": {},
+        "points": {},
+        "problems": ["not in variants.json"],
+    }
+    expected["question_hashes"] = dict(sorted(expected["question_hashes"].items()))
     expected["absent"] = sorted(s.id for s in manifest.students if s.id not in PERSONAS)
-    args.expected.write_text(json.dumps(expected, indent=1, ensure_ascii=False) + "\n",
-                             encoding="utf-8")
+    args.expected.write_text(
+        json.dumps(expected, indent=1, ensure_ascii=False) + "\n", encoding="utf-8"
+    )
     print(f"wrote {len(PERSONAS) + 1} submissions to {args.out} and {args.expected}")
     return 0
 

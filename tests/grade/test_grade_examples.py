@@ -51,6 +51,8 @@ def demo(tmp_path_factory):
         key=False,
     )
     manifest = Manifest.model_validate_json((root / "build" / "variants.json").read_text())
+    for qid, digest in expected["question_hashes"].items():
+        assert manifest.question_hashes.get(qid) == digest, f"{qid} changed: {STALE}"
     for sid, want in expected["students"].items():
         student = manifest.student(sid)
         seen = {i.number: i.question for i in student.items} if student else {}
