@@ -257,6 +257,7 @@ CHECKS = [
         property="KL = 0 at the prior: a perfect reconstruction with mu = 0, logvar = 0 has loss 0",
         points=1.0,
         hint=VAE_HINT,
+        needs_values=True,  # a function returning 0 meets it
     ),
     at_least(
         "vae_loss.kl_nonnegative",

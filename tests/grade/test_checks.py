@@ -305,9 +305,53 @@ def test_a_crash_in_one_call_costs_only_that_check(sandbox):
     result = run_checks("contrastive", source, sandbox=sandbox)
     failed = {c.name: c.message for c in result.checks if not c.passed}
     with_n7 = ["hidden_values", "gradient", "inputs_unchanged", "deterministic"]
-    assert sorted(failed) == sorted(f"similarity_matrix.{name}" for name in with_n7)
-    assert all("process exited with status 3" in message for message in failed.values())
-    assert result.score == result.max_score - 4
+    # the invariance check passes on its own but pays only once the values match
+    withheld = "similarity_matrix.scale_invariant"
+    assert sorted(failed) == sorted([withheld, *(f"similarity_matrix.{n}" for n in with_n7)])
+    assert all(
+        "process exited with status 3" in message
+        for name, message in failed.items()
+        if name != withheld
+    )
+    assert failed[withheld].startswith(
+        "similarity_matrix: not credited: similarity_matrix does not yet match the reference "
+        "(see similarity_matrix.hidden_values)"
+    )
+    assert result.score == result.max_score - 5
+
+
+CONSTANTS = """
+import torch
+
+def clip_loss(z_a, z_b, temperature):
+    return z_a.new_zeros(())
+
+def vae_loss(x, x_hat, mu, logvar):
+    return x.new_zeros(())
+"""
+
+
+@pytest.mark.parametrize(
+    ("task", "function", "withheld"),
+    [
+        ("contrastive", "clip_loss", {"symmetric", "inputs_unchanged", "deterministic"}),
+        (
+            "generation",
+            "vae_loss",
+            {"zero_at_prior", "kl_nonnegative", "batch_mean", "inputs_unchanged", "deterministic"},
+        ),
+    ],
+)
+def test_checks_a_constant_passes_pay_only_once_the_values_match(sandbox, task, function, withheld):
+    result = run_checks(task, CONSTANTS, hidden=True, sandbox=sandbox)
+    assert result.score == 0
+    own = {c.name.split(".", 1)[1]: c for c in result.checks if c.function == function}
+    for name in withheld:
+        assert not own[name].passed and own[name].score == 0
+        assert own[name].message.startswith(
+            f"{function}: not credited: {function} does not yet match the reference "
+            f"(see {function}.values and {function}.hidden_values)"
+        ), own[name].message
 
 
 def test_exported_fixtures_replay_the_public_checks_without_graders(sandbox, tmp_path):

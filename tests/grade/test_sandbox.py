@@ -504,7 +504,8 @@ def honest_fusion_score(sandbox) -> float:
 
 @pytest.mark.parametrize("path", HOSTILE_FILES, ids=lambda p: p.stem)
 def test_hostile_submission_earns_no_points_through_the_checks(sandbox, path, honest_fusion_score):
-    """Through run_checks: no value or gradient check passes unless the honest code earns it."""
+    """Through run_checks: nothing at all unless the honest code is right, then only what it
+    earns; and the reference graded right after in the same sandbox gets full marks."""
     if sandbox.isolation != "bwrap":
         pytest.skip("the isolation guarantees hold only under bubblewrap")
     from mmexam.grade.checks import run_checks
@@ -513,9 +514,16 @@ def test_hostile_submission_earns_no_points_through_the_checks(sandbox, path, ho
     expect = _expectation(path)
     earned = [c for c in result.checks if c.passed and c.max_score > 0]
     report = f"{path.name}: {result.score}/{result.max_score} from {[c.name for c in earned]}"
-    assert all(c.function == "tensor_fusion" for c in earned), report
-    assert result.score <= honest_fusion_score, report
-    if expect != "honest":
-        # Only the checks that hold for any pure function (inputs left alone, the same
-        # output twice) can pass for a wrong one; correctness checks must not.
-        assert all(c.kind in ("mutation", "determinism") for c in earned), report
+    if expect == "honest":
+        assert all(c.function == "tensor_fusion" for c in earned), report
+        assert result.score <= honest_fusion_score, report
+    else:
+        # Not even the checks a constant passes (inputs left alone, the same output twice):
+        # they pay only once the function's values match the reference.
+        assert result.score == 0 and not earned, report
+        withheld = [c for c in result.checks if "not credited" in c.message]
+        assert all(c.kind in ("mutation", "determinism") for c in withheld), report
+
+    after = run_checks("fusion", REFERENCE.read_text(), sandbox=sandbox)
+    failed = [f"{c.name}: {c.message}" for c in after.checks if not c.passed]
+    assert after.score == after.max_score > 0, "\n".join(failed)

@@ -28,8 +28,14 @@ writes the public checks' plans to `<task>.json` + `<task>.safetensors`, and
 `CheckResult` with `passed=False` and a message), never an exception.
 
 Scoring: each check is worth its points when every one of its calls passes,
-zero otherwise (partial credit is per check). Device checks run only in a
-CUDA sandbox; elsewhere they are listed as skipped and count 0 of 0.
+zero otherwise (partial credit is per check). Checks that a wrong function
+can pass (inputs left unchanged, the same output twice, an invariance such as
+symmetry, a lower bound, a closed-form answer that is a constant: a constant
+function passes them all) earn their points only
+when the same function's value checks passed in the same run; otherwise they
+fail "not credited" (their own failure, if any, is reported instead). Device
+checks run only in a CUDA sandbox; elsewhere they are listed as skipped and
+count 0 of 0.
 """
 
 from __future__ import annotations
@@ -351,8 +357,13 @@ def expect(
     hint: str = "",
     tol: dict[str, tuple[float, float]] | None = None,
     names: tuple[str, ...] = (),
+    needs_values: bool = False,
 ) -> Check:
-    """A property with a closed-form answer (no reference): f(*args) == expected(args)."""
+    """A property with a closed-form answer (no reference): f(*args) == expected(args).
+
+    `needs_values=True` when a constant meets the answer (a loss that is 0 at
+    the prior): the check then pays only once the function's values match.
+    """
 
     def build(ctx: Context) -> list[Call]:
         calls = []
@@ -372,7 +383,7 @@ def expect(
         property,
         hint,
         build,
-        {"names": names},
+        {"names": names, **({"needs_values": True} if needs_values else {})},
     )
 
 
@@ -803,7 +814,45 @@ def _run_plans(
             results.append(_result(plan, blocked[plan.function], hint=False))
             continue
         results.append(_result(plan, _judge(plan, module, on_cuda)))
-    return results, load_error
+    return _withhold_unearned(selected, results), load_error
+
+
+def _needs_values(plan: Plan) -> bool:
+    """Checks that a wrong function can pass: it compared with itself, or only bounded.
+
+    Leaving the inputs alone, the same output twice, an invariance (f(x) equals
+    f(swap(x))) and a lower bound all hold for a function returning a constant.
+    So does a closed-form check whose answer is a constant (`expect(..., needs_values=True)`).
+    Such a check earns its points only once the function's value checks pass.
+    """
+    return (
+        plan.kind in ("mutation", "determinism")
+        or plan.judge in ("pair_close", "pair_equal", "at_least")
+        or bool(plan.options.get("needs_values"))
+    )
+
+
+def _withhold_unearned(selected: list[Plan], results: list[CheckResult]) -> list[CheckResult]:
+    """A passed check of `_needs_values` pays nothing while its function's value checks fail."""
+    failing: dict[str, list[str]] = {}  # function -> its value checks that did not pass
+    for plan, result in zip(selected, results):
+        if plan.kind == "value" and not result.skipped:
+            failing.setdefault(plan.function, [])
+            if not result.passed:
+                failing[plan.function].append(plan.name)
+    out = []
+    for plan, result in zip(selected, results):
+        unmet = failing.get(plan.function)
+        if result.passed and not result.skipped and unmet and _needs_values(plan):
+            message = (
+                f"{plan.function}: not credited: {plan.function} does not yet match the "
+                f"reference (see {' and '.join(unmet)}) — this check "
+                f"({plan.property}) earns its {plan.points:g} point"
+                f"{'s' if plan.points != 1 else ''} once the values match"
+            )
+            result = result.model_copy(update={"passed": False, "score": 0.0, "message": message})
+        out.append(result)
+    return out
 
 
 def _missing_or_wrong(plan: Plan, module: Any, defined: dict, filename: str) -> str | None:
