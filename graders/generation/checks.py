@@ -196,7 +196,9 @@ def _euler_linear(g, dtype, B, d):
     A = randn(g, d, d, dtype=dtype) * (0.6 / math.sqrt(d))
     zeros = torch.zeros(d, dtype=dtype)
     x0 = randn(g, B, d, dtype=dtype)
-    return [(x0, _linear_field(A, zeros, zeros), steps) for steps in (1, 2, 4, 8, 16, 32, 64)]
+    # Doubling to 16 steps shows the first-order convergence (error 0.139 at 1 step, 0.0056 at
+    # 16 for the reference); more steps cost sandbox time and catch nothing more.
+    return [(x0, _linear_field(A, zeros, zeros), steps) for steps in (1, 2, 4, 8, 16)]
 
 
 def _euler_linear_exact(args):
@@ -421,7 +423,7 @@ CHECKS = [
         exact=_euler_linear_exact,
         final_tol=0.03,
         property="on a linear field v = x Aᵀ the error to the exact x0·exp(A)ᵀ shrinks as "
-        "steps grow (1, 2, 4, …, 64)",
+        "steps grow (1, 2, 4, 8, 16)",
         points=1.0,
         hint=EULER_HINT,
     ),

@@ -199,12 +199,24 @@ class Check:
 class Context:
     """What a check's `build` may use: a seeded generator and the reference."""
 
-    def __init__(self, task: str, check_name: str, reference: Callable[..., Any]):
+    def __init__(
+        self,
+        task: str,
+        check_name: str,
+        reference: Callable[..., Any],
+        earlier: dict[str, list[Call]] | None = None,
+    ):
         import torch
 
         self.task = task
         self.generator = torch.Generator().manual_seed(zlib.crc32(check_name.encode()))
         self._reference = reference
+        self.earlier = earlier if earlier is not None else {}  # check name -> its calls
+
+    def first_call_of(self, check_name: str) -> Call | None:
+        """The first planned call of an earlier check of the task (to share its inputs)."""
+        calls = self.earlier.get(check_name)
+        return calls[0] if calls else None
 
     def reference(self, function: str, *args: Any, vjp: Any = None, wrt: Sequence[int] = ()):
         """The one way reference outputs are made: call reference.<function>(*args).
@@ -504,10 +516,19 @@ def unchanged_inputs(
     visibility: Visibility = "hidden",
     hint: str = "work on new tensors (x = x + 1, torch.cat, .clone()); "
     "in-place ops (+=, .add_(), x[...] = ...) on an input change the caller's data.",
+    same_inputs_as: str | None = None,
 ) -> Check:
-    """No tensor argument is modified in place (compared bitwise after the call)."""
+    """No tensor argument is modified in place (compared bitwise after the call).
+
+    With `same_inputs_as` (an earlier check's name) the check uses that check's
+    first call, inputs and all; the run then judges the inputs as that call left
+    them, without calling the function again.
+    """
 
     def build(ctx: Context) -> list[Call]:
+        shared = ctx.first_call_of(same_inputs_as) if same_inputs_as else None
+        if shared is not None:
+            return [Call(shared.label, shared.args, memory_mb=shared.memory_mb)]
         return [
             Call(label, inputs(ctx.generator, dtype, **shape))
             for label, shape, dtype in _cases(cases)
@@ -536,10 +557,15 @@ def deterministic(
     visibility: Visibility = "hidden",
     hint: str = "the function must depend only on its arguments: no fresh random numbers "
     "(use the noise you are given), no state kept between calls.",
+    same_inputs_as: str | None = None,
 ) -> Check:
-    """The same arguments give bitwise the same output twice in a row."""
+    """The same arguments give bitwise the same output twice (with `same_inputs_as`, the
+    first output is that earlier check's first call's, and one more call is made)."""
 
     def build(ctx: Context) -> list[Call]:
+        shared = ctx.first_call_of(same_inputs_as) if same_inputs_as else None
+        if shared is not None:
+            return [Call(shared.label, shared.args, args2=shared.args, memory_mb=shared.memory_mb)]
         calls = []
         for label, shape, dtype in _cases(cases):
             args = inputs(ctx.generator, dtype, **shape)
@@ -623,6 +649,7 @@ def standard_checks(
             inputs=inputs,
             cases=one,
             points=pts["inputs_unchanged"],
+            same_inputs_as=f"{function}.hidden_values",
         ),
         deterministic(
             f"{function}.deterministic",
@@ -630,6 +657,7 @@ def standard_checks(
             inputs=inputs,
             cases=one,
             points=pts["deterministic"],
+            same_inputs_as=f"{function}.hidden_values",
         ),
         on_device(
             f"{function}.cuda",
@@ -712,9 +740,12 @@ def _live_plans(task: str, graders: Path) -> tuple[Plan, ...]:
     reference = _load_file(folder / "reference.py", f"mmexam_graders_{task}_reference")
     caller = _reference_caller(reference)
     out = []
+    earlier: dict[str, list[Call]] = {}
     for check in checks.CHECKS:
-        ctx = Context(task, check.name, caller)
+        ctx = Context(task, check.name, caller, earlier)
         params = function_info(task, check.function, graders).params
+        calls = check.build(ctx)
+        earlier[check.name] = calls
         out.append(
             Plan(
                 name=check.name,
@@ -726,7 +757,7 @@ def _live_plans(task: str, graders: Path) -> tuple[Plan, ...]:
                 property=check.property,
                 hint=check.hint,
                 params=params,
-                calls=tuple(check.build(ctx)),
+                calls=tuple(calls),
                 options=dict(check.options),
             )
         )
@@ -794,8 +825,9 @@ def _run_plans(
     device = str(getattr(sandbox, "device", "cpu"))
     on_cuda = device.startswith("cuda")
     load_error = module.load_error
-    defined = defined_functions(source) or {}
+    defined = _defined_functions(source) or {}
     blocked: dict[str, str] = {}  # function -> why none of its checks can run
+    made: dict[tuple, Any] = {}  # calls already made in this run, for checks sharing inputs
     results = []
     for plan in selected:
         if plan.kind == "device" and not on_cuda:
@@ -813,7 +845,7 @@ def _run_plans(
         if plan.function in blocked:
             results.append(_result(plan, blocked[plan.function], hint=False))
             continue
-        results.append(_result(plan, _judge(plan, module, on_cuda)))
+        results.append(_result(plan, _judge(plan, module, on_cuda, made)))
     return _withhold_unearned(selected, results), load_error
 
 
@@ -853,6 +885,13 @@ def _withhold_unearned(selected: list[Plan], results: list[CheckResult]) -> list
             result = result.model_copy(update={"passed": False, "score": 0.0, "message": message})
         out.append(result)
     return out
+
+
+@functools.lru_cache(maxsize=32)
+def _defined_functions(source: str) -> dict | None:
+    """`defined_functions` (an ast parse), once per distinct source: regrading, and the
+    same file graded for several checks or students, parse it once."""
+    return defined_functions(source)
 
 
 def _missing_or_wrong(plan: Plan, module: Any, defined: dict, filename: str) -> str | None:
@@ -918,8 +957,14 @@ def _head(plan: Plan, call: Call, what: str) -> str:
     return f"{plan.function}: {what} ({plan.name}: {where}{call.label})"
 
 
-def _judge(plan: Plan, module: Any, on_cuda: bool) -> str | None:
-    """Run the plan's calls; return the first failure's message, or None when all pass."""
+def _judge(plan: Plan, module: Any, on_cuda: bool, made: dict | None = None) -> str | None:
+    """Run the plan's calls; return the first failure's message, or None when all pass.
+
+    `made` maps (function, id(args), memory_mb) to the outcome of a call without
+    gradients already made in this run: a check planned on the same argument
+    objects (`same_inputs_as`) reads that outcome instead of calling again.
+    The second call of a pair judge is always made anew.
+    """
     import torch
 
     from mmexam.grade.compare import compare, structure, values
@@ -927,9 +972,15 @@ def _judge(plan: Plan, module: Any, on_cuda: bool) -> str | None:
     reveal = plan.visibility == "public"
     names = tuple(plan.options.get("names", ()))
     errors: list[float] = []
+    made = {} if made is None else made
     for call in plan.calls:
         vjp = call.vjp if plan.judge == "grad_close" else None
-        outcome = _call(module, plan, call, call.args, vjp=vjp)
+        key = (plan.function, id(call.args), call.memory_mb)
+        outcome = made.get(key) if vjp is None else None
+        if outcome is None:
+            outcome = _call(module, plan, call, call.args, vjp=vjp)
+            if vjp is None:
+                made[key] = outcome
         failure = _outcome_failure(plan, call, outcome, on_cuda)
         if failure:
             return failure

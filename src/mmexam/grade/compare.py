@@ -81,6 +81,11 @@ def values(
     """
     a = actual.detach().to("cpu", torch.float64)
     e = expected.detach().to("cpu", torch.float64)
+    # Fast path: one call decides the common case. allclose implies the test below
+    # (|a - e| <= atol + rtol·|e|, NaN where NaN, equal infinities), so a pass here
+    # is a pass there; everything else takes the full path that explains the mismatch.
+    if a.shape == e.shape and torch.allclose(a, e, rtol=rtol, atol=atol, equal_nan=True):
+        return []
     both_nan = torch.isnan(a) & torch.isnan(e)
     abs_diff = (a - e).abs()
     allowed = atol + rtol * e.abs()
