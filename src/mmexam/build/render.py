@@ -127,6 +127,7 @@ def compile_pdf(source: str, what: str, root: Path | None = None) -> bytes:
             format="pdf",
             root=str(root) if root else None,
             timestamp=0,
+            pdf_tags=False,
         )
     except typst.TypstError as error:
         raise BuildError(explain_typst_error(source, error, what, root)) from None
