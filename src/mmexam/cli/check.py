@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -23,6 +24,7 @@ from mmexam.errors import GradeError
 
 if TYPE_CHECKING:
     from mmexam.grade.checks import TaskResult
+    from mmexam.grade.sandbox import Sandbox
 
 
 @app.command()
@@ -56,9 +58,27 @@ def check(
 
     if task not in list_tasks():
         raise GradeError(f"unknown code task '{task}' — known tasks: {', '.join(list_tasks())}")
-    source = _read(file)
+    source = read_source(file)
 
     from mmexam.grade.checks import run_checks
+
+    def grade(sandbox) -> TaskResult:
+        return run_checks(task, source, hidden=hidden, sandbox=sandbox, filename=file.name)
+
+    run_and_show(grade, as_json=as_json, require_sandbox=require_sandbox, device=device)
+
+
+def run_and_show(
+    grade: Callable[[Sandbox], TaskResult],
+    *,
+    as_json: bool,
+    require_sandbox: bool,
+    device: str = "cpu",
+) -> None:
+    """Open a sandbox (its warnings go to stderr), grade in it, close it, print the result.
+
+    Shared by `mmexam check` and `mmexam practice check`, so both print the same.
+    """
     from mmexam.grade.sandbox import Sandbox
 
     with warnings.catch_warnings(record=True) as caught:
@@ -67,7 +87,7 @@ def check(
     for warning in caught:
         typer.echo(f"warning: {warning.message}", err=True)
     try:
-        result = run_checks(task, source, hidden=hidden, sandbox=sandbox, filename=file.name)
+        result = grade(sandbox)
     finally:
         sandbox.close()
     if as_json:
@@ -76,7 +96,8 @@ def check(
         show(result)
 
 
-def _read(file: Path) -> str:
+def read_source(file: Path) -> str:
+    """A student's file as text; a missing, unreadable or non-UTF-8 file is one GradeError."""
     try:
         return file.read_text(encoding="utf-8")
     except FileNotFoundError:

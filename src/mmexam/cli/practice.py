@@ -442,10 +442,7 @@ def check_command(
 
     Example: mmexam practice check fusion fusion.py --bundle practice/
     """
-    import json
-    import warnings
-
-    from mmexam.cli.check import _read, as_document, show
+    from mmexam.cli.check import read_source, run_and_show
     from mmexam.practice.check import fixtures_for, practice_checks
 
     if bundle is not None:
@@ -457,19 +454,9 @@ def check_command(
             raise PracticeError(
                 f"unknown code task '{task}' — known tasks: {', '.join(list_tasks())}"
             )
-    source = _read(file)
-    from mmexam.grade.sandbox import Sandbox
+    source = read_source(file)
 
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        sandbox = Sandbox(require_sandbox=require_sandbox)
-    for warning in caught:
-        typer.echo(f"warning: {warning.message}", err=True)
-    try:
-        result = practice_checks(task, source, filename=file.name, bundle=bundle, sandbox=sandbox)
-    finally:
-        sandbox.close()
-    if as_json:
-        typer.echo(json.dumps(as_document(result), indent=2, ensure_ascii=False))
-    else:
-        show(result)
+    def grade(sandbox):
+        return practice_checks(task, source, filename=file.name, bundle=bundle, sandbox=sandbox)
+
+    run_and_show(grade, as_json=as_json, require_sandbox=require_sandbox)
