@@ -1,0 +1,34 @@
+"""Every mmexam command has help text, and the README tells users about it."""
+
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from mmexam.cli import app
+from tests.conftest import REPO
+
+
+def command_paths(command, prefix=()):
+    """("build",), ("bank", "stats"), ... for every command under the app."""
+    for name, sub in sorted(getattr(command, "commands", {}).items()):
+        path = (*prefix, name)
+        yield path
+        yield from command_paths(sub, path)
+
+
+COMMANDS = list(command_paths(typer.main.get_command(app)))
+
+
+def test_the_app_has_the_verbs_of_all_three_users():
+    verbs = {path[0] for path in COMMANDS}
+    assert {"validate", "schema", "bank", "build", "check", "grade", "practice"} <= verbs
+
+
+@pytest.mark.parametrize("path", COMMANDS, ids=" ".join)
+def test_every_command_has_help_and_a_readme_entry(path):
+    result = CliRunner().invoke(app, [*path, "--help"])
+    assert result.exit_code == 0, result.output
+    summary = result.output.split("Usage:", 1)[1].split("\n", 2)[2].strip()
+    assert summary, f"mmexam {' '.join(path)} has no help text"
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    assert f"mmexam {' '.join(path)}" in readme, f"README never mentions mmexam {' '.join(path)}"
