@@ -1,11 +1,14 @@
 """Every mmexam command has help text, and the README tells users about it."""
 
+from pathlib import Path
+
 import pytest
 import typer
 from typer.testing import CliRunner
 
 from mmexam.cli import app
-from tests.conftest import REPO
+
+REPO = Path(__file__).resolve().parent.parent
 
 
 def command_paths(command, prefix=()):
