@@ -1,20 +1,20 @@
-"""Rendered sources: golden files, and errors that name the question, never a Typst trace."""
+"""Rendered sources and layouts: golden files, every fragment placed and on the page, and
+errors that name the question, never a Typst trace."""
 
 from __future__ import annotations
 
 import dataclasses
-import io
 import re
 
 import pytest
-from pypdf import PdfReader
 from small_bank import FROZEN_GRADERS, GOLDENS, SMALL_BANK
 
 from mmexam.bank import load_bank
-from mmexam.build.exam import Settings, render_sources
+from mmexam.build.exam import Settings, lay_out, render_batch, render_sources
+from mmexam.build.layout import GEOMETRY
 from mmexam.build.render import compile_pdf, typst_str
 from mmexam.build.variants import draw_paper
-from mmexam.build.view import Fragments, paper_view
+from mmexam.build.view import paper_view
 from mmexam.errors import BuildError
 from mmexam.paths import TEMPLATES
 
@@ -24,22 +24,47 @@ def paper():
     return draw_paper(load_bank(SMALL_BANK), 1, "A", variant="A")
 
 
-@pytest.fixture(scope="module")
-def workdir(tmp_path_factory):
-    return tmp_path_factory.mktemp("fragments")
+SETTINGS = Settings(1, ("pdf", "html"), True, TEMPLATES, FROZEN_GRADERS)
 
 
 @pytest.fixture(scope="module")
-def sources(paper, workdir):
-    settings = Settings(1, ("pdf", "html"), True, TEMPLATES, FROZEN_GRADERS, workdir)
-    return render_sources(paper, settings)
+def sources(paper):
+    return render_sources(paper, SETTINGS)
+
+
+@pytest.fixture(scope="module")
+def batch(paper):
+    return render_batch([paper], SETTINGS)
+
+
+@pytest.fixture(scope="module")
+def layout(batch):
+    return lay_out(batch, SETTINGS, "version A")
+
+
+def describe(batch, layout) -> str:
+    """The pages of the exam and the key, one placed fragment a line."""
+    lines = []
+    for document, pages in layout.pages[0].items():
+        for number, page in enumerate(pages, start=1):
+            for placed in page:
+                if placed.library == 1:
+                    what = (
+                        f"page label {layout.labels_fragments.items[placed.fragment - 1]['body']}"
+                    )
+                else:
+                    item = batch.fragments.items[placed.fragment - 1]
+                    what = f"{item['kind']} {item['qid']}".rstrip()
+                scale = f" scaled {placed.scale:.3f}" if placed.scale != 1 else ""
+                lines.append(
+                    f"{document} p{number}: {what} at ({placed.x:.1f}, {placed.y:.1f}){scale}"
+                )
+    return "\n".join(lines) + "\n"
 
 
 @pytest.mark.parametrize(
     ("document", "target", "golden"),
     [
-        ("exam", "typst", "small-exam.typ"),
-        ("key", "typst", "small-key.typ"),
         ("exam", "html", "small-exam.html"),
         ("key", "html", "small-key.html"),
         ("fragments", "typst", "small-fragments.typ"),
@@ -53,6 +78,41 @@ def test_sources_match_the_goldens(sources, update_goldens, document, target, go
     assert path.exists(), f"{path} is missing: run pytest with --update-goldens"
     expected = path.read_text(encoding="utf-8")
     assert source == expected, f"{golden} changed: review the diff, then run with --update-goldens"
+
+
+def test_the_layout_matches_the_golden(batch, layout, update_goldens):
+    text = describe(batch, layout)
+    path = GOLDENS / "small-layout.txt"
+    if update_goldens:
+        path.write_text(text, encoding="utf-8")
+    assert path.exists(), f"{path} is missing: run pytest with --update-goldens"
+    expected = path.read_text(encoding="utf-8")
+    assert text == expected, (
+        "small-layout.txt changed: review the diff, then run with --update-goldens"
+    )
+
+
+def test_every_fragment_is_placed_and_inside_its_page(batch, layout):
+    placed = {
+        (p.library, p.fragment)
+        for pages in layout.pages[0].values()
+        for page in pages
+        for p in page
+    }
+    typeset = {(0, n) for n in range(1, len(batch.fragments.items) + 1)}
+    typeset |= {(1, n) for n in range(1, len(layout.labels_fragments.items) + 1)}
+    assert placed == typeset, "a fragment is typeset but never placed"
+    geo = GEOMETRY
+    for pages in layout.pages[0].values():
+        for page in pages:
+            for p in page:
+                width, height = (layout.library, layout.labels)[p.library].size(p.fragment)
+                assert p.x >= geo.margin_x - 0.01 and p.y >= 0, p
+                assert p.x + width * p.scale <= geo.page_width - geo.margin_x + 0.01, p
+                assert p.y + height * p.scale <= geo.page_height, p
+                if p.library == 0 and p.y >= geo.margin_top:  # the body, not the header
+                    bottom = geo.page_height - geo.margin_bottom
+                    assert p.y + height * p.scale <= bottom + 0.01 or p.y > bottom, p
 
 
 def test_no_raw_markdown_or_latex_in_the_sources(sources):
@@ -70,41 +130,26 @@ def question_block(source: str, qid: str) -> tuple[int, int]:
     return lines.index(f"// @begin {qid}"), lines.index(f"// @end {qid}")
 
 
-def test_a_typst_error_names_the_question_and_the_line(sources, workdir):
+def test_a_typst_error_names_the_question_and_the_line(sources):
     library = sources[("fragments", "typst")]
     lines = library.splitlines()
     start, _ = question_block(library, "short-late-fusion")
     lines.insert(start + 2, "#strong[an unclosed bracket")
     with pytest.raises(BuildError) as caught:
-        compile_pdf("\n".join(lines), "question text for version A", workdir)
+        compile_pdf("\n".join(lines), "question text for version A")
     message = str(caught.value)
     assert message.startswith("question text for version A: question short-late-fusion: ")
     assert "#strong[an unclosed bracket" in message
     assert "┌─" not in message and "\n" not in message
 
 
-def test_a_typst_error_in_a_later_question_is_not_blamed_on_an_earlier_one(sources, workdir):
+def test_a_typst_error_in_a_later_question_is_not_blamed_on_an_earlier_one(sources):
     library = sources[("fragments", "typst")]
     lines = library.splitlines()
     start, _ = question_block(library, "open-fusion-future")
     lines.insert(start + 2, "#let broken = (1, 2")
     with pytest.raises(BuildError, match="question open-fusion-future: "):
-        compile_pdf("\n".join(lines), "key", workdir)
-
-
-def test_the_sources_compile_and_place_every_fragment(sources, workdir):
-    library = compile_pdf(sources[("fragments", "typst")], "fragments", workdir)
-    (workdir / "fragments-0.pdf").write_bytes(library)
-    pages = len(PdfReader(io.BytesIO(library)).pages)
-    for document in ("exam", "key"):
-        source = sources[(document, "typst")]
-        pdf = compile_pdf(source, document, workdir)
-        assert pdf.startswith(b"%PDF-")
-        used = {int(n) for n in re.findall(r"frag\((\d+)\)", source)}
-        assert used and max(used) <= pages
-    exam, key = (sources[(d, "typst")] for d in ("exam", "key"))
-    placed = {int(n) for s in (exam, key) for n in re.findall(r"frag\((\d+)\)", s)}
-    assert placed == set(range(1, pages + 1)), "a fragment is typeset but never placed"
+        compile_pdf("\n".join(lines), "key")
 
 
 def test_an_unconvertible_formula_names_the_question_and_the_snippet(paper):
@@ -117,7 +162,7 @@ def test_an_unconvertible_formula_names_the_question_and_the_snippet(paper):
     bad = dataclasses.replace(paper, parts=[paper.parts[0], part, *paper.parts[2:]])
     for target in ("typst", "html"):
         with pytest.raises(BuildError) as caught:
-            paper_view(bad, target, FROZEN_GRADERS, Fragments("f.pdf"))
+            paper_view(bad, target, FROZEN_GRADERS)
         message = str(caught.value)
         assert message.startswith(f"{placed.id}: cannot convert the text"), message
         assert "\\frac{1}{" in message
@@ -127,7 +172,7 @@ def test_a_code_question_on_a_missing_function_is_a_build_error(paper, tmp_path)
     (tmp_path / "fusion").mkdir()
     (tmp_path / "fusion" / "starter.py").write_text("def other():\n    pass\n")
     with pytest.raises(BuildError, match="function 'tensor_fusion' is not in .* it has other"):
-        paper_view(paper, "typst", tmp_path, Fragments("f.pdf"))
+        paper_view(paper, "typst", tmp_path)
 
 
 def test_typst_strings_escape_everything():

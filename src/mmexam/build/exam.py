@@ -23,23 +23,33 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-import shutil
-import tempfile
 import time
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from mmexam import markup
 from mmexam.bank import load_bank
+from mmexam.build.compose import Library, write_pdf
+from mmexam.build.layout import (
+    GEOMETRY,
+    Block,
+    Fragments,
+    Placement,
+    decorate,
+    furniture,
+    paginate,
+    paper_flow,
+    place_labels,
+)
 from mmexam.build.render import compile_pdf, templates
 from mmexam.build.roster import read_roster
 from mmexam.build.starter import starter_path, student_readme
 from mmexam.build.variants import Paper, content_hash, draw_paper, version_letters
-from mmexam.build.view import Fragments, paper_view
+from mmexam.build.view import paper_view
 from mmexam.errors import BuildError, MmexamError
 from mmexam.manifest import Manifest, Student
 from mmexam.paths import GRADERS, TEMPLATES
@@ -72,7 +82,6 @@ class Settings:
     key: bool
     templates: Path
     graders: Path
-    workdir: Path | None = None  # scratch folder for the fragment libraries (None: a temporary one)
 
 
 @dataclass
@@ -114,68 +123,142 @@ def write_atomic(path: Path, data: bytes) -> None:
         ) from None
 
 
-def render_batch(
-    papers: list[Paper], settings: Settings, index: int = 0
-) -> tuple[str | None, list[dict[tuple[str, str], str]]]:
-    """The sources of a batch of papers: its fragment library (None without PDF) and,
-    per paper, {(document, target): source} for the exam (and key) in each target."""
+@dataclass
+class Batch:
+    """A batch of papers, rendered: the fragment library's source and what to do with it."""
+
+    title: str  # the PDFs' metadata: the exam's title and course
+    course: str
+    library: str | None  # the Typst source of the fragment library (None without PDF)
+    fragments: Fragments
+    flows: list[
+        dict[str, tuple[list[Block], int, int]]
+    ]  # per paper and document: flow, header, footer
+    html: list[dict[str, str]]  # per paper and document: the HTML page
+
+
+def render_batch(papers: list[Paper], settings: Settings) -> Batch:
+    """Views of every paper of a batch: HTML pages, and for PDF the flows of fragments
+    (see `layout`) and the Typst source of the library that typesets them all."""
     tpl = templates(settings.templates)
     documents = ("exam", "key") if settings.key else ("exam",)
-    fragments = Fragments(f"fragments-{index}.pdf")
-    sources: list[dict[tuple[str, str], str]] = [{} for _ in papers]
-    for paper, paper_sources in zip(papers, sources):
-        for fmt, target in (("pdf", "typst"), ("html", "html")):
-            if fmt not in settings.formats:
-                continue
-            view = paper_view(paper, target, settings.graders, fragments)
+    blueprint = papers[0].blueprint
+    batch = Batch(
+        blueprint.title,
+        blueprint.course,
+        None,
+        Fragments(),
+        [{} for _ in papers],
+        [{} for _ in papers],
+    )
+    for n, paper in enumerate(papers):
+        if "pdf" in settings.formats:
+            view = paper_view(paper, "typst", settings.graders)
             for document in documents:
-                paper_sources[(document, target)] = tpl.render(document, target, view)
-    library = None
+                key = document == "key"
+                flow = paper_flow(view, key, batch.fragments)
+                batch.flows[n][document] = (flow, *furniture(view, key, batch.fragments))
+        if "html" in settings.formats:
+            view = paper_view(paper, "html", settings.graders)
+            for document in documents:
+                batch.html[n][document] = tpl.render(document, "html", view)
     if "pdf" in settings.formats:
-        library = tpl.render("fragments", "typst", {"fragments": fragments.items})
-    return library, sources
+        batch.library = library_source(tpl, batch.fragments)
+    return batch
+
+
+def library_source(tpl: Any, fragments: Fragments) -> str:
+    """The Typst source of a fragment library."""
+    return tpl.render(
+        "fragments", "typst", {"fragments": fragments.items, "geo": GEOMETRY.for_template()}
+    )
 
 
 def render_sources(paper: Paper, settings: Settings) -> dict[tuple[str, str], str]:
-    """The sources of one paper alone, its fragment library under ("fragments", "typst")."""
-    library, (sources,) = render_batch([paper], settings)
-    if library is not None:
-        sources[("fragments", "typst")] = library
+    """The sources of one paper alone: its HTML pages, and its fragment library under
+    ("fragments", "typst")."""
+    batch = render_batch([paper], settings)
+    sources = {(document, "html"): page for document, page in batch.html[0].items()}
+    if batch.library is not None:
+        sources[("fragments", "typst")] = batch.library
     return sources
+
+
+@dataclass
+class Layout:
+    """A batch's typeset libraries, and every paper's pages placing their fragments."""
+
+    library: Library  # the batch's fragments
+    labels: Library  # its "Page X of Y" labels
+    labels_fragments: Fragments
+    pages: list[dict[str, list[list[Placement]]]]  # per paper and document
+
+
+def lay_out(batch: Batch, settings: Settings, what: str) -> Layout:
+    """Compile the batch's fragment library, break every paper into pages, then typeset
+    the page labels they need and place them."""
+    assert batch.library is not None
+    library = Library(compile_pdf(batch.library, f"question text for {what}"), "fragment library")
+    labels = Fragments()
+    pages = [
+        {
+            document: decorate(paginate(flow, library.size), header, footer, labels, library.size)
+            for document, (flow, header, footer) in flows.items()
+        }
+        for flows in batch.flows
+    ]
+    source = library_source(templates(settings.templates), labels)
+    numbers = Library(compile_pdf(source, f"page labels for {what}"), "page labels")
+    for paper_pages in pages:
+        for document, placed in paper_pages.items():
+            paper_pages[document] = place_labels(placed, numbers.size)
+    return Layout(library, numbers, labels, pages)
+
+
+def typeset(batch: Batch, settings: Settings, what: str) -> list[dict[str, bytes]]:
+    """Every paper's PDFs (per paper, per document), composed from the batch's libraries."""
+    layout = lay_out(batch, settings, what)
+    suffix = {"exam": "", "key": " — answer key"}
+    return [
+        {
+            document: write_pdf(
+                pages, [layout.library, layout.labels], batch.title + suffix[document], batch.course
+            )
+            for document, pages in paper_pages.items()
+        }
+        for paper_pages in layout.pages
+    ]
 
 
 def make_batch(
     bank: Any, jobs: list[PaperJob], settings: Settings, index: int
 ) -> list[tuple[Student, list[Path]]]:
-    """Draw, render, compile and write a batch of papers; their manifest entries and files.
+    """Draw, render, typeset and write a batch of papers; their manifest entries and files.
 
-    The batch's question text is typeset once, in its fragment library, which
-    every PDF of the batch places from; then each paper is compiled alone.
+    The batch's pieces are typeset once, in its fragment library, and every
+    PDF of the batch is put together from its pages.
     """
-    if settings.workdir is None:
-        with tempfile.TemporaryDirectory(prefix="mmexam-build-") as workdir:
-            return make_batch(bank, jobs, replace(settings, workdir=Path(workdir)), index)
     papers = [
         draw_paper(bank, settings.seed, job.student, name=job.name, variant=job.variant)
         for job in jobs
     ]
-    library, sources = render_batch(papers, settings, index)
-    if library is not None:
+    batch = render_batch(papers, settings)
+    pdfs: list[dict[str, bytes]] = [{} for _ in jobs]
+    if batch.library is not None:
         what = _who(jobs[0]) if len(jobs) == 1 else f"{_who(jobs[0])} to {jobs[-1].student}"
-        pdf = compile_pdf(library, f"question text for {what}", settings.workdir)
-        write_atomic(settings.workdir / f"fragments-{index}.pdf", pdf)
+        pdfs = typeset(batch, settings, what)
     results = []
-    for job, paper, paper_sources in zip(jobs, papers, sources):
+    for job, paper, paper_pdfs, paper_html in zip(jobs, papers, pdfs, batch.html):
         files = []
-        for (document, target), source in paper_sources.items():
-            if target == "typst":
+        for document in ("exam", "key") if settings.key else ("exam",):
+            if document in paper_pdfs:
                 path = job.folder / f"{document}.pdf"
-                what = f"{document} for {_who(job)}"
-                write_atomic(path, compile_pdf(source, what, settings.workdir))
-            else:
+                write_atomic(path, paper_pdfs[document])
+                files.append(path)
+            if document in paper_html:
                 path = job.folder / f"{document}.html"
-                write_atomic(path, source.encode("utf-8"))
-            files.append(path)
+                write_atomic(path, paper_html[document].encode("utf-8"))
+                files.append(path)
         results.append((paper.manifest_entry(), files))
     return results
 
@@ -329,12 +412,8 @@ def build_exam(
     plan = plan_jobs(out, roster, variants)
     bank = load_bank(bank_path)
     workers = max(1, min(jobs or os.cpu_count() or 1, len(plan)))
-    workdir = Path(tempfile.mkdtemp(prefix="mmexam-build-"))
-    try:
-        settings = Settings(seed, formats, key, templates_dir, graders, workdir)
-        made = make_papers(bank, plan, settings, workers)
-    finally:
-        shutil.rmtree(workdir, ignore_errors=True)
+    settings = Settings(seed, formats, key, templates_dir, graders)
+    made = make_papers(bank, plan, settings, workers)
 
     students = [student for student, _ in made]
     used = {item.question for student in students for item in student.items}

@@ -27,8 +27,6 @@ from markupsafe import Markup
 from mmexam.errors import BuildError
 
 TEMPLATE_NAMES = {
-    ("exam", "typst"): "exam.typ.j2",
-    ("key", "typst"): "key.typ.j2",
     ("exam", "html"): "exam.html.j2",
     ("key", "html"): "key.html.j2",
     ("fragments", "typst"): "fragments.typ.j2",
@@ -38,7 +36,7 @@ BEGIN = re.compile(r"^// @begin (\S+)$")
 END = re.compile(r"^// @end (\S+)$")
 PREAMBLE_END = "// @preamble-end"
 # Lines of a template's own frame around a question's text, never the culprit.
-WRAPPER = re.compile(r"^(#fragment\(.*|\]\)?|\))$")
+WRAPPER = re.compile(r"^(#[a-z-]*fragment\(.*|\]\)?|\))$")
 
 
 def typst_str(value: Any) -> str:
@@ -57,7 +55,7 @@ def css_str(value: Any) -> Markup:
 
 
 class Templates:
-    """The four templates of one templates folder, compiled once."""
+    """The templates of one templates folder, each compiled once."""
 
     def __init__(self, folder: Path) -> None:
         loader = jinja2.FileSystemLoader(str(folder))
@@ -113,10 +111,9 @@ def compiler():
     return _compiler
 
 
-def compile_pdf(source: str, what: str, root: Path | None = None) -> bytes:
+def compile_pdf(source: str, what: str) -> bytes:
     """Compile a Typst source to PDF bytes; a failure is a `BuildError` naming the question.
 
-    `root` is the folder the source may read files from (the fragment library).
     The timestamp is fixed, so the bytes depend on the source alone.
     """
     import typst
@@ -125,12 +122,11 @@ def compile_pdf(source: str, what: str, root: Path | None = None) -> bytes:
         return compiler().compile(
             input=source.encode("utf-8"),
             format="pdf",
-            root=str(root) if root else None,
             timestamp=0,
             pdf_tags=False,
         )
     except typst.TypstError as error:
-        raise BuildError(explain_typst_error(source, error, what, root)) from None
+        raise BuildError(explain_typst_error(source, error, what)) from None
 
 
 def _first_location(error: Any) -> int | None:
@@ -164,7 +160,7 @@ def _snippet(lines: list[str], line: int | None) -> str:
     return text if len(text) <= 100 else text[:97] + "..."
 
 
-def explain_typst_error(source: str, error: Any, what: str, root: Path | None = None) -> str:
+def explain_typst_error(source: str, error: Any, what: str) -> str:
     """Say which question broke the Typst compile, and where, in one line."""
     import typst
 
@@ -175,9 +171,7 @@ def explain_typst_error(source: str, error: Any, what: str, root: Path | None = 
     for qid, start, end in spans:
         fragment = head + "\n" + "\n".join(lines[start : end + 1]) + "\n"
         try:
-            compiler().compile(
-                input=fragment.encode("utf-8"), format="pdf", root=str(root) if root else None
-            )
+            compiler().compile(input=fragment.encode("utf-8"), format="pdf")
         except typst.TypstError as inner:
             local = _first_location(inner)
             offset = local - (preamble + 1) - 1 + start if local and local > preamble + 1 else None

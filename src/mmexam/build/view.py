@@ -6,22 +6,13 @@ converted by `mmexam.markup`. The templates only lay them out; they never
 see Markdown or LaTeX, so no raw `$`, `\\frac` or `**` can reach a page.
 A formula that does not convert is a `BuildError` naming the question.
 
-For Typst, the text of questions, options, code stubs and key notes goes
-into a `Fragments` library instead: each distinct piece is typeset once, on
-a page of its own exactly as wide as the slot it fills, and the papers
-place those pages as images (`#frag(n)`). Typst re-lays out everything
-after the first change in a document, so papers that share most of their
-text but differ in order would otherwise pay for all of it every time;
-with the library, a roster of hundreds typesets each question once per
-batch and each paper is only its skeleton. The slot widths come from
-`GEOMETRY`, which the paper template uses for the same columns.
+For Typst, `mmexam.build.layout` then cuts the view into the fragments
+that the library typesets and the papers place.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -47,62 +38,6 @@ SCORING = {
     "right_minus_wrong": "right minus wrong: (correct picks - wrong picks) / correct options, "
     "never below zero",
 }
-
-
-@dataclass(frozen=True)
-class Geometry:
-    """The paper's columns, in points: shared by the paper template and the fragment widths."""
-
-    margin_x: float = 62.362  # 2.2 cm
-    text_width: float = 470.551  # A4 (595.276 pt) less both margins
-    number: float = 26.0  # "1.10"
-    label: float = 22.0  # "(a)"
-    gutter: float = 6.0
-    points: float = 54.0  # "[20 points]"
-    part_indent: float = 32.0  # where a problem's parts start
-    body0: float = 32.0  # where a question's answer space starts (its text column)
-    body1: float = 60.0  # the same for a problem's part
-    key_inset: float = 9.0
-    stub_inset: float = 7.0
-
-    def widths(self) -> dict[str, float]:
-        """Width of each fragment slot."""
-        text0 = self.text_width - self.number - self.points - 2 * self.gutter
-        text1 = text0 - self.part_indent - self.label + self.number
-        return {
-            "text0": text0,
-            "text1": text1,
-            "list0": self.text_width - self.body0,
-            "list1": self.text_width - self.body1,
-            "key0": self.text_width - self.body0 - 2 * self.key_inset,
-            "key1": self.text_width - self.body1 - 2 * self.key_inset,
-            "stub": self.text_width - 2 * self.stub_inset,
-        }
-
-    def for_template(self) -> dict[str, float]:
-        return {**asdict(self), **self.widths()}
-
-
-GEOMETRY = Geometry()
-
-
-class Fragments:
-    """The distinct pieces of Typst a batch of papers shows, one library page each."""
-
-    def __init__(self, library: str) -> None:
-        self.library = library  # file name the papers load the pages from
-        self.items: list[dict[str, Any]] = []
-        self._pages: dict[tuple[str, float, str], int] = {}
-
-    def add(self, kind: str, slot: str, body: Any, qid: str) -> int:
-        """Register a piece (once); return its page in the library, which `frag(N)` places."""
-        width = round(GEOMETRY.widths()[slot], 3)
-        key = (kind, width, json.dumps(body, sort_keys=True))
-        page = self._pages.get(key)
-        if page is None:
-            self.items.append({"kind": kind, "width": width, "body": body, "qid": qid})
-            page = self._pages[key] = len(self.items)
-        return page
 
 
 @lru_cache(maxsize=8192)
@@ -137,9 +72,8 @@ def fmt_value(value: Any) -> str:
 class _Converter:
     """Converts one paper's text, naming the question when a formula fails."""
 
-    def __init__(self, target: str, fragments: Fragments | None) -> None:
+    def __init__(self, target: str) -> None:
         self.target = target
-        self.fragments = fragments
 
     def __call__(self, text: str | None, where: str, inline: bool = False) -> str | None:
         if text is None:
@@ -177,8 +111,6 @@ def _body_view(
     body: Any,
     order: list[int] | None,
     where: str,
-    qid: str,
-    level: int,
     convert: _Converter,
     stubs: Callable[[Any, str], list[str]],
 ) -> dict[str, Any]:
@@ -222,8 +154,6 @@ def _body_view(
         view["task"] = body.task
         view["functions"] = list(body.functions)
         view["stubs"] = stubs(body, where)
-        if convert.fragments is not None:
-            view["stubs"] = [convert.fragments.add("stub", "stub", s, qid) for s in view["stubs"]]
     if body.kind in ("short_answer", "open"):
         view["rubric"] = [
             {
@@ -234,45 +164,7 @@ def _body_view(
             }
             for item in body.rubric
         ]
-    if convert.fragments is not None:
-        _question_fragments(view, qid, level, convert.fragments)
     return view
-
-
-NOTE_FIELDS = (
-    "kind",
-    "scoring",
-    "reference",
-    "task",
-    "functions",
-    "rubric",
-    "solution",
-    "explanation",
-)
-
-
-def _question_fragments(view: dict[str, Any], qid: str, level: int, fragments: Fragments) -> None:
-    """Register a question's pieces in the library: its text, its options as printed (plain
-    for the exam, marked for the key) and the key's notes. Text and notes are the same
-    for every student who gets the question; only the option lists follow the shuffle."""
-    view["frag_text"] = fragments.add("text", f"text{level}", view["text"], qid)
-    if view.get("options"):
-        listing = {
-            "letters": [o["letter"] for o in view["options"]],
-            "texts": [o["text"] for o in view["options"]],
-        }
-        marked = [o["correct"] for o in view["options"]]
-        slot = f"list{level}"
-        view["frag_options"] = fragments.add(
-            "options", slot, {**listing, "marked": [False] * len(marked)}, qid
-        )
-        view["frag_options_key"] = fragments.add(
-            "options", slot, {**listing, "marked": marked}, qid
-        )
-    notes = {name: view.get(name) for name in NOTE_FIELDS}
-    view["frag_notes"] = None
-    if any(notes[name] for name in NOTE_FIELDS[1:]) or view["kind"] in ("open", "code"):
-        view["frag_notes"] = fragments.add("notes", f"key{level}", notes, qid)
 
 
 def _question_view(
@@ -293,31 +185,22 @@ def _question_view(
             "params": params,
             "parts": [],
         }
-        if convert.fragments is not None:
-            _question_fragments(view, placed.id, 0, convert.fragments)
         for sub in placed.parts:
             where = f"{placed.id} part {sub.label}"
-            part_view = _body_view(sub.body, sub.order, where, placed.id, 1, convert, stubs)
+            part_view = _body_view(sub.body, sub.order, where, convert, stubs)
             part_view.update(number=sub.number, label=sub.label, id=placed.id)
             view["parts"].append(part_view)
         return view
-    view = _body_view(question, placed.order, placed.id, placed.id, 0, convert, stubs)
+    view = _body_view(question, placed.order, placed.id, convert, stubs)
     view.update(id=placed.id, number=placed.number, params=params, parts=[])
     return view
 
 
-def paper_view(
-    paper: Paper, target: str, graders: Path, fragments: Fragments | None = None
-) -> dict[str, Any]:
-    """Everything a template needs to lay out one paper (exam or key) for one target.
-
-    For target "typst", pass the `Fragments` of the paper's batch: the text goes there.
-    """
+def paper_view(paper: Paper, target: str, graders: Path) -> dict[str, Any]:
+    """Everything a template needs to lay out one paper (exam or key) for one target."""
     if target not in ("typst", "html"):
         raise ValueError(f"unknown target {target!r}")
-    if target == "typst" and fragments is None:
-        raise ValueError("a Typst view needs the Fragments library of its batch")
-    convert = _Converter(target, fragments if target == "typst" else None)
+    convert = _Converter(target)
     blueprint = paper.blueprint
 
     def stubs(body: Any, where: str) -> list[str]:
@@ -357,6 +240,4 @@ def paper_view(
             for q in p["questions"]
             if q["params"]
         ],
-        "geo": GEOMETRY.for_template(),
-        "library": fragments.library if fragments is not None else None,
     }

@@ -1,0 +1,407 @@
+"""A paper's pages: which typeset fragment goes where. Pure: views in, placements out.
+
+Typst typesets; mmexam lays out. Every piece of a printed paper (the cover,
+a part's heading, a question's text, its number and points, its options,
+a code stub, an answer box, a key block, the header and the footer) is a
+fragment: a page of the batch's fragment library (templates/fragments.typ.j2),
+exactly as wide as the slot it fills. Papers of a roster share most of their
+pieces and differ in order, so each piece is typeset once per batch and each
+paper is only stacked here and written by `compose`. Letting Typst lay out
+every paper costs about 70 ms of layout and 70 ms of PDF export per student
+(exam and key), an order of magnitude more than stacking (benchmarks/build_roster.py).
+
+`paper_flow` turns a paper view into a flow of blocks (registering their
+fragments); once the library is compiled and its page sizes known,
+`paginate` breaks the flow into pages and `decorate` adds the header, the
+footer and "Page X of Y". The spacing follows what a Typst document of the
+same content would use: block gaps in em of the 10.5 pt body text.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from typing import Any, NamedTuple
+
+EM = 10.5  # the body text size, in points
+OPTION_INDENT = 2.5 * EM  # an option's text, right of its box and letter
+
+
+@dataclass(frozen=True)
+class Geometry:
+    """The paper's page and columns, in points (A4)."""
+
+    page_width: float = 595.276
+    page_height: float = 841.89
+    margin_x: float = 62.362  # 2.2 cm
+    margin_top: float = 70.866  # 2.5 cm
+    margin_bottom: float = 65.197  # 2.3 cm
+    number: float = 26.0  # room for "1.10"
+    label: float = 22.0  # room for "(a)"
+    gutter: float = 6.0
+    points: float = 54.0  # room for "[20 points]"
+    part_indent: float = 32.0  # where a problem's parts start
+    body0: float = 32.0  # where a question's options and answer space start
+    body1: float = 60.0  # the same for a problem's part
+    key_inset: float = 9.0
+    stub_inset: float = 7.0
+
+    @property
+    def text_width(self) -> float:
+        return self.page_width - 2 * self.margin_x
+
+    @property
+    def body_height(self) -> float:
+        return self.page_height - self.margin_top - self.margin_bottom
+
+    def widths(self) -> dict[str, float]:
+        """Width of each fragment slot."""
+        text0 = self.text_width - self.number - self.points - 2 * self.gutter
+        return {
+            "full": self.text_width,
+            "text0": text0,
+            "text1": text0 - self.part_indent - self.label + self.number,
+            "column0": self.text_width - self.body0,
+            "column1": self.text_width - self.body1,
+            "option0": self.text_width - self.body0 - OPTION_INDENT,
+            "option1": self.text_width - self.body1 - OPTION_INDENT,
+        }
+
+    def for_template(self) -> dict[str, float]:
+        return {**asdict(self), **self.widths()}
+
+
+GEOMETRY = Geometry()
+
+
+class Fragments:
+    """The distinct pieces a batch of papers shows, one library page each."""
+
+    def __init__(self) -> None:
+        self.items: list[dict[str, Any]] = []
+        self._pages: dict[tuple[str, float | None, str], int] = {}
+
+    def add(self, kind: str, slot: str | None, body: Any, qid: str = "") -> int:
+        """Register a piece (once) to be typeset `slot` wide (None: as wide as its content);
+        return its page in the library (1-based)."""
+        width = round(GEOMETRY.widths()[slot], 3) if slot else None
+        key = (kind, width, json.dumps(body, sort_keys=True))
+        page = self._pages.get(key)
+        if page is None:
+            self.items.append(
+                {
+                    "kind": kind,
+                    "width": "auto" if width is None else width,
+                    "body": body,
+                    "qid": qid,
+                }
+            )
+            page = self._pages[key] = len(self.items)
+        return page
+
+
+class Beside(NamedTuple):
+    """A fragment set on the first line of a piece: a question's number or its points."""
+
+    fragment: int
+    x: float  # its left edge ("left") or right edge ("right"), from the text column's left
+    align: str
+
+
+class Piece(NamedTuple):
+    """One fragment in the flow, and the space it wants above it."""
+
+    fragment: int
+    x: float  # from the text column's left
+    above: float
+    beside: tuple[Beside, ...] = ()
+    stick: bool = False  # on the same page as the next piece (a question's text, a key's answer)
+
+
+class Block(NamedTuple):
+    """Pieces that belong together: a question, a part's heading, the cover."""
+
+    pieces: tuple[Piece, ...]
+    below: float = 0.0
+    keep: bool = False  # on one page when it fits on one
+    new_page: bool = False  # starts a page (a part)
+    at_bottom: bool = False  # set at the foot of the last page (the end line)
+
+
+class Placement(NamedTuple):
+    """A fragment on a page: its top-left corner from the page's top-left, and its scale."""
+
+    library: int  # 0: the batch's fragment library, 1: its page labels
+    fragment: int
+    x: float
+    y: float
+    scale: float = 1.0
+
+
+# Spacing, in points.
+QUESTION_ABOVE = (1.6 * EM, 1.2 * EM)  # a question, a problem's part
+QUESTION_BELOW = 0.6 * EM
+OPTIONS_ABOVE = 0.7 * EM
+OPTION_GAP = 0.6 * EM
+STUB_ABOVE = 0.7 * EM
+LABEL_ABOVE = 0.85 * EM
+SPACE_ABOVE = 0.9 * EM
+FIELD_ABOVE = 0.7 * EM
+KEY_ABOVE = 0.8 * EM
+KEY_NOTES_GAP = 0.0  # the answer line and the notes of one key block touch
+COVER_GAP = 0.4 / 2.54 * 72  # 0.4 cm
+PART_BELOW = 1.1 * EM
+NUMBER_DROP = 0.0  # the number and points share the text's first line (same top margin)
+
+
+def paper_flow(view: dict[str, Any], key: bool, fragments: Fragments) -> list[Block]:
+    """The blocks of one paper (exam or key), top to bottom, their fragments registered."""
+    cover = Piece(fragments.add("cover", "full", _cover(view, key)), 0.0, 0.0)
+    rest = {"instructions": view["instructions"], "total": view["total"], "bonus": view["bonus"]}
+    rest["parts"] = [
+        {k: p[k] for k in ("number", "title", "points", "bonus")} for p in view["parts"]
+    ]
+    rest = Piece(fragments.add("instructions", "full", rest), 0.0, COVER_GAP)
+    flow = [Block((cover, rest), keep=True)]
+    for part in view["parts"]:
+        heading = {k: part[k] for k in ("number", "title", "points_label", "bonus", "instructions")}
+        piece = Piece(fragments.add("part", "full", heading), 0.0, 0.0)
+        flow.append(Block((piece,), below=PART_BELOW, new_page=True))
+        for question in part["questions"]:
+            flow.extend(_question_blocks(question, key, fragments))
+    end = fragments.add("end", "full", {"key": key})
+    flow.append(Block((Piece(end, 0.0, 2 * EM),), at_bottom=True))
+    return flow
+
+
+def _cover(view: dict[str, Any], key: bool) -> dict[str, Any]:
+    fields = ("course", "title", "term", "duration", "total", "bonus", "variant", "student")
+    cover = {name: view[name] for name in fields}
+    cover["key"] = key
+    cover["params"] = view["params"] if key else []
+    return cover
+
+
+def _head(q: dict[str, Any], level: int, fragments: Fragments, above: float) -> Piece:
+    """A question's first piece: its text, with its number at the left and points at the right."""
+    geo = GEOMETRY
+    indent = 0.0 if level == 0 else geo.part_indent
+    label = geo.number if level == 0 else geo.label
+    number = q["number"] if level == 0 else q["label"]
+    return Piece(
+        fragments.add("text", f"text{level}", q["text"], q["id"]),
+        indent + label + geo.gutter,
+        above,
+        (
+            Beside(fragments.add("number", None, number), indent, "left"),
+            Beside(fragments.add("points", None, q["points_label"]), geo.text_width, "right"),
+        ),
+        stick=True,
+    )
+
+
+def _question_blocks(q: dict[str, Any], key: bool, fragments: Fragments) -> list[Block]:
+    if q["kind"] != "problem":
+        return [_item(q, 0, key, fragments)]
+    pieces = [_head(q, 0, fragments, QUESTION_ABOVE[0])]
+    if key:
+        pieces += _key(q, 0, fragments)
+    blocks = [Block(tuple(pieces), below=QUESTION_BELOW, keep=True)]
+    blocks += [_item(part, 1, key, fragments) for part in q["parts"]]
+    return blocks
+
+
+NOTE_FIELDS = (
+    "kind",
+    "scoring",
+    "reference",
+    "task",
+    "functions",
+    "rubric",
+    "solution",
+    "explanation",
+)
+
+
+def _notes(q: dict[str, Any]) -> dict[str, Any] | None:
+    """What the key says about a question beyond its answer, or None."""
+    notes = {name: q.get(name) for name in NOTE_FIELDS}
+    if any(notes[name] for name in NOTE_FIELDS[1:]) or q["kind"] in ("open", "code"):
+        return notes
+    return None
+
+
+def _answer_label(q: dict[str, Any]) -> str | None:
+    if q["kind"] == "mcq":
+        return f"Answer: ({q['answer']})"
+    if q["kind"] == "multi_select":
+        return f"Answer: {q['answer']}"
+    if q["kind"] == "numeric":
+        return f"Answer: {q['answer']}" + (f" {q['unit']}" if q.get("unit") else "")
+    return None
+
+
+def _key(q: dict[str, Any], level: int, fragments: Fragments) -> list[Piece]:
+    """The key's block for a question: its answer line and its notes, each a piece that
+    draws its share of the block (the answer line is shared by every question with that
+    answer, the notes by every student who got the question)."""
+    x = GEOMETRY.body0 if level == 0 else GEOMETRY.body1
+    column = f"column{level}"
+    label, notes = _answer_label(q), _notes(q)
+    pieces = []
+    if label:
+        top = {"label": label, "tolerance": q.get("tolerance"), "top": True, "bottom": not notes}
+        pieces.append(Piece(fragments.add("key", column, top), x, KEY_ABOVE, stick=True))
+    if notes:
+        bottom = {"label": None, "notes": notes, "top": not label, "bottom": True}
+        above = KEY_NOTES_GAP if label else KEY_ABOVE
+        pieces.append(Piece(fragments.add("key", column, bottom, q["id"]), x, above))
+    return pieces
+
+
+def _item(q: dict[str, Any], level: int, key: bool, fragments: Fragments) -> Block:
+    """A question (level 0) or a problem's part (level 1)."""
+    geo = GEOMETRY
+    body = geo.body0 if level == 0 else geo.body1
+    column = f"column{level}"
+    pieces = [_head(q, level, fragments, QUESTION_ABOVE[level])]
+    for n, option in enumerate(q["options"]):
+        marked = key and option["correct"]
+        text = {"text": option["text"], "marked": marked}
+        letter = {"letter": option["letter"], "marked": marked}
+        pieces.append(
+            Piece(
+                fragments.add("option", f"option{level}", text, q["id"]),
+                body + OPTION_INDENT,
+                OPTIONS_ABOVE if n == 0 else OPTION_GAP,
+                (Beside(fragments.add("letter", None, letter), body, "left"),),
+            )
+        )
+    if q["kind"] == "code":
+        pieces.append(Piece(fragments.add("label", column, q["task"]), body, LABEL_ABOVE))
+        for stub in q["stubs"]:
+            pieces.append(Piece(fragments.add("stub", "full", stub, q["id"]), 0.0, STUB_ABOVE))
+    if key:
+        pieces += _key(q, level, fragments)
+    else:
+        space = q["space"]
+        if space:
+            style = {
+                "style": space["style"],
+                "lines": space["lines"],
+                "height_cm": space["height_cm"],
+            }
+            style["hint"] = space["style"] == "box" and q["kind"] == "code"
+            pieces.append(Piece(fragments.add("space", column, style), body, SPACE_ABOVE))
+        if q["kind"] == "numeric":
+            field = {"style": "field", "unit": q.get("unit")}
+            pieces.append(Piece(fragments.add("space", column, field), body, FIELD_ABOVE))
+    keep = q["keep"] and not key
+    return Block(tuple(pieces), below=QUESTION_BELOW, keep=keep)
+
+
+Size = Callable[[int], tuple[float, float]]
+
+
+def paginate(flow: list[Block], size: Size) -> list[list[Placement]]:
+    """Break the flow into pages: each piece where it fits, a new page where it does not.
+
+    A `keep` block moves whole to the next page when it would be split and fits on
+    one; a question's first piece never ends a page alone. A piece taller than a
+    whole page is scaled down to fit one (a very long key note, say).
+    """
+    geo = GEOMETRY
+    room = geo.body_height
+    pages: list[list[Placement]] = [[]]
+    y, below = 0.0, 0.0
+
+    def height(piece: Piece) -> float:
+        return min(size(piece.fragment)[1], room)
+
+    for block in flow:
+        if block.new_page and pages[-1]:
+            pages.append([])
+            y = 0.0
+        if block.at_bottom:
+            piece = block.pieces[0]
+            h = height(piece)
+            if pages[-1] and y + piece.above + h > room:
+                pages.append([])
+            pages[-1].append(
+                Placement(0, piece.fragment, geo.margin_x + piece.x, geo.margin_top + room - h)
+            )
+            continue
+        heights = [height(p) for p in block.pieces]
+        whole = sum(heights) + sum(p.above for p in block.pieces[1:])
+        first_gap = max(below, block.pieces[0].above)
+        if block.keep and pages[-1] and y + first_gap + whole > room and whole <= room:
+            pages.append([])
+            y = 0.0
+        for i, (piece, h) in enumerate(zip(block.pieces, heights)):
+            gap = (first_gap if i == 0 else piece.above) if pages[-1] else 0.0
+            need = gap + h
+            if piece.stick and i + 1 < len(heights):  # with what follows it
+                need += block.pieces[i + 1].above + heights[i + 1]
+            if pages[-1] and y + need > room:
+                pages.append([])
+                y, gap = 0.0, 0.0
+            top = geo.margin_top + y + gap
+            scale = min(1.0, room / size(piece.fragment)[1])
+            pages[-1].append(Placement(0, piece.fragment, geo.margin_x + piece.x, top, scale))
+            for side in piece.beside:
+                width = size(side.fragment)[0]
+                x = side.x if side.align == "left" else side.x - width
+                pages[-1].append(Placement(0, side.fragment, geo.margin_x + x, top + NUMBER_DROP))
+            y += gap + h
+        below = block.below
+    return pages
+
+
+def furniture(view: dict[str, Any], key: bool, fragments: Fragments) -> tuple[int, int]:
+    """Register a paper's header and footer; their library pages."""
+    who = f"{view['student']['name']} · {view['student']['id']}" if view["student"] else ""
+    header = {"course": view["course"], "title": view["title"], "key": key, "who": who}
+    footer = {"field": not view["student"] and not key, "variant": view["variant"]}
+    return fragments.add("header", "full", header), fragments.add("footer", "full", footer)
+
+
+def decorate(
+    pages: list[list[Placement]],
+    header: int,
+    footer: int,
+    labels: Fragments,
+    size: Size,
+) -> list[list[Placement]]:
+    """Add the header (from page 2), the footer and its "Page X of Y" label (registered in
+    `labels`, typeset after pagination since Y is known only then). The label
+    placements carry their index in `labels`; `place_labels` sets them once sized."""
+    geo = GEOMETRY
+    header_bottom = geo.margin_top * 0.7
+    footer_top = geo.page_height - geo.margin_bottom * 0.7
+    total = len(pages)
+    decorated = []
+    for number, page in enumerate(pages, start=1):
+        extra = []
+        if number > 1:
+            top = header_bottom - size(header)[1]
+            extra.append(Placement(0, header, geo.margin_x, top))
+        extra.append(Placement(0, footer, geo.margin_x, footer_top))
+        label = labels.add("page", None, [number, total])
+        extra.append(Placement(1, label, 0.0, footer_top))
+        decorated.append(page + extra)
+    return decorated
+
+
+def place_labels(pages: list[list[Placement]], size: Size) -> list[list[Placement]]:
+    """Centre each page label, now that the labels library gives their widths."""
+    geo = GEOMETRY
+    return [
+        [
+            p._replace(x=geo.margin_x + (geo.text_width - size(p.fragment)[0]) / 2)
+            if p.library == 1
+            else p
+            for p in page
+        ]
+        for page in pages
+    ]
