@@ -208,7 +208,7 @@ def lay_out(batch: Batch, settings: Settings, what: str) -> Layout:
         for flows in batch.flows
     ]
     source = library_source(templates(settings.templates), labels)
-    numbers = Library(compile_pdf(source, f"page labels for {what}"), "page labels")
+    numbers = Library(compile_pdf(source, f"page labels for {what}"), "page labels", library.end)
     for paper_pages in pages:
         for document, placed in paper_pages.items():
             paper_pages[document] = place_labels(placed, numbers.size)

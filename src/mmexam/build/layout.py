@@ -19,7 +19,6 @@ same content would use: block gaps in em of the 10.5 pt body text.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any, NamedTuple
@@ -73,6 +72,7 @@ class Geometry:
 
 
 GEOMETRY = Geometry()
+WIDTHS = {slot: round(width, 3) for slot, width in GEOMETRY.widths().items()}
 
 
 class Fragments:
@@ -85,8 +85,8 @@ class Fragments:
     def add(self, kind: str, slot: str | None, body: Any, qid: str = "") -> int:
         """Register a piece (once) to be typeset `slot` wide (None: as wide as its content);
         return its page in the library (1-based)."""
-        width = round(GEOMETRY.widths()[slot], 3) if slot else None
-        key = (kind, width, json.dumps(body, sort_keys=True))
+        width = WIDTHS[slot] if slot else None
+        key = (kind, width, repr(body))  # the views build their dicts in one order
         page = self._pages.get(key)
         if page is None:
             self.items.append(
