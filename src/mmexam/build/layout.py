@@ -150,20 +150,23 @@ SPACE_ABOVE = 0.9 * EM
 FIELD_ABOVE = 0.7 * EM
 KEY_ABOVE = 0.8 * EM
 KEY_NOTES_GAP = 0.0  # the answer line and the notes of one key block touch
-COVER_GAP = 0.4 / 2.54 * 72  # 0.4 cm
+TITLE_GAP = 0.5 / 2.54 * 72  # 0.5 cm
+COVER_GAP = 0.4 / 2.54 * 72
 PART_BELOW = 1.1 * EM
 NUMBER_DROP = 0.0  # the number and points share the text's first line (same top margin)
 
 
 def paper_flow(view: dict[str, Any], key: bool, fragments: Fragments) -> list[Block]:
     """The blocks of one paper (exam or key), top to bottom, their fragments registered."""
-    cover = Piece(fragments.add("cover", "full", _cover(view, key)), 0.0, 0.0)
+    heading = {k: view[k] for k in ("course", "title", "term")} | {"key": key}
+    title = Piece(fragments.add("title", "full", heading), 0.0, 0.0)
+    cover = Piece(fragments.add("cover", "full", _cover(view, key)), 0.0, TITLE_GAP)
     rest = {"instructions": view["instructions"], "total": view["total"], "bonus": view["bonus"]}
     rest["parts"] = [
         {k: p[k] for k in ("number", "title", "points", "bonus")} for p in view["parts"]
     ]
     rest = Piece(fragments.add("instructions", "full", rest), 0.0, COVER_GAP)
-    flow = [Block((cover, rest), keep=True)]
+    flow = [Block((title, cover, rest), keep=True)]
     for part in view["parts"]:
         heading = {k: part[k] for k in ("number", "title", "points_label", "bonus", "instructions")}
         piece = Piece(fragments.add("part", "full", heading), 0.0, 0.0)
@@ -176,7 +179,7 @@ def paper_flow(view: dict[str, Any], key: bool, fragments: Fragments) -> list[Bl
 
 
 def _cover(view: dict[str, Any], key: bool) -> dict[str, Any]:
-    fields = ("course", "title", "term", "duration", "total", "bonus", "variant", "student")
+    fields = ("duration", "total", "bonus", "variant", "student")
     cover = {name: view[name] for name in fields}
     cover["key"] = key
     cover["params"] = view["params"] if key else []
