@@ -27,6 +27,10 @@ import pikepdf
 from mmexam.build.layout import GEOMETRY, Placement
 from mmexam.errors import BuildError
 
+# How far a fragment's ink may reach past its page: descenders below the last baseline
+# (Typst's line boxes end at the baseline), a marker's stroke. A form clips to its box.
+BLEED = 12.0
+
 # Inside an object: an escape, a parenthesis (strings nest them), or a reference "12 0 R".
 _TOKEN = re.compile(rb"\\.|[()]|(?<![\d.])(\d+) (\d+) R")
 
@@ -124,10 +128,12 @@ class Library:
             resources_bytes = resources.unparse(resolved=True)
         width, height = self.sizes[page - 1]
         head = (
-            b"<< /Type /XObject /Subtype /Form /BBox [0 0 %s %s] /Resources %s%s /Length %d >>"
+            b"<< /Type /XObject /Subtype /Form /BBox [%s %s %s %s] /Resources %s%s /Length %d >>"
             % (
-                _number(width),
-                _number(height),
+                _number(-BLEED),
+                _number(-BLEED),
+                _number(width + BLEED),
+                _number(height + BLEED),
                 resources_bytes,
                 filters,
                 len(data),
