@@ -113,11 +113,11 @@ class Library:
         if isinstance(contents, pikepdf.Array):  # Typst writes one stream; others may not
             data, filters = b"\n".join(part.read_bytes() for part in contents), b""
         else:
-            data = contents.read_raw_bytes()
+            data, stream_dict = contents.read_raw_bytes(), contents.stream_dict
             filters = b"".join(
-                b" " + name.encode() + b" " + contents.stream_dict[name].unparse(resolved=True)
+                b" %s %s" % (name.encode(), stream_dict[name].unparse(resolved=True))
                 for name in ("/Filter", "/DecodeParms")
-                if name in contents.stream_dict
+                if name in stream_dict
             )
         resources = obj.get("/Resources")
         if resources is None:
