@@ -54,6 +54,8 @@ MAX_SOURCE = 1 << 20  # largest student source file accepted
 _PR_SET_PDEATHSIG = 1
 _PR_SET_DUMPABLE = 4
 _PR_SET_CHILD_SUBREAPER = 36
+_MADV_COLLAPSE = 25
+_HUGE_PAGE = 2 << 20
 
 
 def pack_frame(meta: dict, blob: bytes = b"") -> bytes:
@@ -898,6 +900,37 @@ class _Zygote:
                 time.sleep(0.001)
 
 
+def _collapse_to_huge_pages() -> int:
+    """Back the zygote's anonymous memory (torch and the interpreter's heap) with huge pages.
+
+    fork() copies, and every child's exit frees, one page-table entry per 4 KiB
+    page the zygote has: some 45,000 for torch's ~180 MB. Collapsed into 2 MiB
+    pages (MADV_COLLAPSE, Linux 6.1+) they are one entry each, which makes a
+    fork and an exit several milliseconds cheaper. A child that writes to one
+    still copies only the 4 KiB it touches. Where the kernel cannot (older
+    kernels, THP disabled) nothing changes. Returns the bytes collapsed.
+    """
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        with open("/proc/self/maps") as handle:
+            lines = handle.read().splitlines()
+    except (OSError, AttributeError):
+        return 0
+    madvise = libc.madvise
+    madvise.argtypes = (ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int)
+    done = 0
+    for line in lines:
+        fields = line.split()
+        if len(fields) < 5 or not fields[1].startswith("rw") or fields[5:] not in ([], ["[heap]"]):
+            continue
+        low, high = (int(x, 16) for x in fields[0].split("-"))
+        low = -(-low // _HUGE_PAGE) * _HUGE_PAGE
+        high = high // _HUGE_PAGE * _HUGE_PAGE
+        if high > low and madvise(low, high - low, _MADV_COLLAPSE) == 0:
+            done += high - low
+    return done
+
+
 def _kill_tree(pid: int) -> None:
     for target in (lambda: os.killpg(pid, signal.SIGKILL), lambda: os.kill(pid, signal.SIGKILL)):
         try:
@@ -952,6 +985,7 @@ def main(argv: list[str]) -> int:
     # page. Freezing moves these objects out of the collector's sight.
     gc.collect()
     gc.freeze()
+    _collapse_to_huge_pages()
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
     zygote.serve()
     return 0
