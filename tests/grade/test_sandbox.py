@@ -403,6 +403,57 @@ def test_a_replayed_script_gives_the_same_outcomes_as_calls_made_one_by_one(sand
     torch.testing.assert_close(got[2].value, torch.full((1,), 2.0 + 6))
 
 
+def test_a_child_forked_after_a_script_is_sent_only_its_number(sandbox, monkeypatch):
+    sent: list[bytes] = []
+    send_frame = sandbox_module._Conn.send_frame
+
+    def spy(conn, frame, deadline):
+        sent.append(bytes(frame))
+        return send_frame(conn, frame, deadline)
+
+    monkeypatch.setattr(sandbox_module._Conn, "send_frame", spy)
+    xs = [torch.full((50,), float(i)) for i in range(4)]
+    with sandbox.open(COUNTER, "born.py") as first:
+        sequential = [first.call("f", x) for x in xs]
+    with sandbox.open(COUNTER, "born.py") as second:
+        sent.clear()
+        replayed = [second.call("f", x) for x in xs]
+        script = second._script
+        assert second._child.scripts["born.py"] == script.ident  # the zygote held it at the fork
+    assert len(sent) == 1 and len(sent[0]) < 100  # no tensors: the child was born with them
+    assert sandbox._zygote_scripts["born.py"] == script.ident
+    for x, a, b in zip(xs, sequential, replayed):
+        assert a.ok and b.ok
+        torch.testing.assert_close(a.value, b.value)
+        assert b.inputs_after[0] is x  # left alone, reported as the caller's own tensor
+    with sandbox.session("one-child"):  # a child forked before the script: tensors travel
+        with sandbox.open(COUNTER, "later.py") as early:
+            early.call("f", xs[0])
+            early.call("f", xs[1])
+        with sandbox.open(COUNTER, "later.py") as again:
+            sent.clear()
+            got = [again.call("f", xs[0]), again.call("f", xs[1])]
+            assert "later.py" not in again._child.scripts
+    assert len(sent) == 1 and len(sent[0]) > 2 * 50 * 4
+    assert [o.ok for o in got] == [True, True]
+    torch.testing.assert_close(got[1].value, xs[1] * 2 + 2)  # imported again: a fresh counter
+
+
+def test_a_restarted_zygote_gets_the_scripts_again():
+    with Sandbox(LIMITS) as box:
+        with box.open(COUNTER, "counter.py") as first:
+            first.call("f", torch.ones(2))
+            first.call("f", torch.zeros(2))
+        os.killpg(box._proc.pid, 9)
+        box._proc.wait()
+        with box.open(COUNTER, "counter.py") as second:
+            a, b = second.call("f", torch.ones(2)), second.call("f", torch.zeros(2))
+            assert second._child.scripts["counter.py"] == second._script.ident
+        assert box.restarts == 1
+    assert a.ok and b.ok
+    torch.testing.assert_close(b.value, torch.full((2,), 2.0))
+
+
 def test_a_crash_in_a_call_the_grader_skipped_costs_nothing(sandbox):
     x, y = torch.ones(2), torch.zeros(2)
     with sandbox.open(COUNTER, "skip.py") as first:
@@ -470,6 +521,12 @@ def test_the_wire_format_is_safetensors_and_hostile_blobs_are_refused():
     for name, tensor in tensors.items():
         assert torch.equal(theirs[name], tensor) and torch.equal(ours[name], tensor)
         assert type(ours[name]) is torch.Tensor
+    buffer = bytearray(encode_tensors(tensors))
+    viewed = decode_tensors(buffer, 1 << 20)  # a bytearray is viewed, not copied
+    for name, tensor in tensors.items():
+        assert torch.equal(viewed[name], tensor) and viewed[name].dtype == tensor.dtype
+    start = torch.frombuffer(buffer, dtype=torch.uint8).data_ptr()
+    assert start <= viewed["a"].data_ptr() < start + len(buffer)
 
     def blob(header: dict, data: bytes = b"") -> bytes:
         text = json.dumps(header).encode()

@@ -325,7 +325,7 @@ class _Conn:
                 self.out += chunk[:room]
             self.dropped += max(0, len(chunk) - max(room, 0))
 
-    def exchange(self, frame: bytes, deadline: float, max_blob: int) -> tuple[dict, bytes]:
+    def exchange(self, frame: bytes, deadline: float, max_blob: int) -> tuple[dict, bytearray]:
         """Send one frame, then read one frame back before `deadline`."""
         self.send_frame(frame, deadline)
         return self.receive(deadline, max_blob)
@@ -358,7 +358,7 @@ class _Conn:
             self._read_out()
         return events
 
-    def receive(self, deadline: float, max_blob: int) -> tuple[dict, bytes]:
+    def receive(self, deadline: float, max_blob: int) -> tuple[dict, bytearray]:
         """Read the next frame before `deadline`.
 
         The reply's lengths are checked against MAX_META and `max_blob` before
@@ -376,8 +376,8 @@ class _Conn:
                     )
                 end = HEADER.size + meta_len + blob_len
                 if len(pending) >= end:
-                    meta_bytes = bytes(pending[HEADER.size : HEADER.size + meta_len])
-                    blob = bytes(pending[HEADER.size + meta_len : end])
+                    meta_bytes = pending[HEADER.size : HEADER.size + meta_len]
+                    blob = pending[HEADER.size + meta_len : end]  # a copy, writable: no second one
                     del pending[:end]
                     try:
                         meta = json.loads(meta_bytes)
@@ -546,10 +546,15 @@ class _Script:
     tensor objects, so after the first file the sandbox sends the whole
     sequence at once and the child answers call after call while the grader
     judges. A call that differs from the script is simply made on its own.
+
+    The inputs are the same for every student, so the zygote gets the script
+    once (`frame`) and decodes its tensors before forking: a child born after
+    that finds them in its memory and is sent only the script's number.
     """
 
-    def __init__(self, calls: list[_Call], filename: str) -> None:
+    def __init__(self, calls: list[_Call], filename: str, ident: int) -> None:
         self.calls = calls
+        self.ident = ident
         encoder = _Encoder()
         self.metas: list[dict] = []
         self.plans: list[_Plan] = []
@@ -559,6 +564,9 @@ class _Script:
             self.plans.append(plan)
         self.blob = encoder.blob()
         self.keep = encoder.keep
+        self.frame = pack_frame(
+            {"kind": "script", "file": filename, "id": ident, "calls": self.metas}, self.blob
+        )
 
 
 def _rebuild(node, original, replace: dict[str, Any], default):
@@ -577,10 +585,11 @@ def _rebuild(node, original, replace: dict[str, Any], default):
 class _ChildProc:
     """One forked child of the zygote, with the files imported in it."""
 
-    def __init__(self, pid: int, conn: _Conn, key: object) -> None:
+    def __init__(self, pid: int, conn: _Conn, key: object, scripts: dict[str, int]) -> None:
         self.pid = pid
         self.conn = conn
         self.key = key  # the session owner, or the StudentModule without a session
+        self.scripts = scripts  # file name -> the script the zygote held when it forked this child
         self.loaded: dict[str, StudentModule] = {}
         self.alive = True
         self.seq = 0
@@ -628,6 +637,8 @@ class Sandbox:
         self._child: _ChildProc | None = None
         self._owner: str | None = None
         self._scripts: dict[str, _Script] = {}
+        self._script_ids = itertools.count(1)
+        self._zygote_scripts: dict[str, int] = {}  # file name -> the script the zygote holds
         self.restarts = 0
         self._cpu_before = 0.0  # CPU seconds of zygotes that were replaced
         self._cpu_seen = 0.0
@@ -713,6 +724,7 @@ class Sandbox:
         theirs.close()
         self._ctrl = mine
         self._ready = None
+        self._zygote_scripts = {}
 
     def _wait_ready(self) -> dict:
         if self._ready is None:
@@ -860,15 +872,16 @@ class Sandbox:
             return child
         if child is not None:
             self._end_child(child, 0.0)
-        pid, conn = self._spawn()
-        self._child = _ChildProc(pid, conn, key)
+        self._child = self._spawn(key)
         return self._child
 
-    def _spawn(self) -> tuple[int, _Conn]:
+    def _spawn(self, key: object) -> _ChildProc:
         """Ask the zygote for a fresh child; restart the zygote once if it is gone."""
         for attempt in (0, 1):
             try:
                 self._ensure()
+                self._push_scripts()
+                scripts = dict(self._zygote_scripts)
                 mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
                 out_r, out_w = os.pipe()
                 try:
@@ -881,7 +894,8 @@ class Sandbox:
                     os.close(out_w)
                 if "pid" not in reply:
                     raise SandboxError(f"the sandbox refused a child: {reply.get('error')}")
-                return int(reply["pid"]), _Conn(mine, out_r, self.limits.output_bytes)
+                conn = _Conn(mine, out_r, self.limits.output_bytes)
+                return _ChildProc(int(reply["pid"]), conn, key, scripts)
             except SandboxError:
                 if attempt:
                     raise
@@ -907,7 +921,30 @@ class Sandbox:
         """Keep the longest call sequence seen for `filename` to replay for the next file."""
         known = self._scripts.get(filename)
         if len(calls) >= 2 and (known is None or len(calls) > len(known.calls)):
-            self._scripts[filename] = _Script(calls, filename)
+            self._scripts[filename] = _Script(calls, filename, next(self._script_ids))
+
+    def _push_scripts(self) -> None:
+        """Hand the zygote the scripts it lacks, so that the next child is born with their inputs.
+
+        A script travels once per zygote, as a memfd (it can be megabytes);
+        where that fails the script is simply sent with each batch instead.
+        """
+        for filename, script in self._scripts.items():
+            if self._zygote_scripts.get(filename) == script.ident:
+                continue
+            try:
+                fd = os.memfd_create("mmexam-script", os.MFD_CLOEXEC)
+            except (AttributeError, OSError):
+                return
+            try:
+                view = memoryview(script.frame)
+                while view:
+                    view = view[os.write(fd, view) :]
+                reply = self._control({"kind": "script"}, (fd,))
+            finally:
+                os.close(fd)
+            if reply.get("id") == script.ident:
+                self._zygote_scripts[filename] = script.ident
 
     def close(self) -> None:
         """Stop the zygote and everything it runs."""
@@ -1194,8 +1231,10 @@ class StudentModule:
             if child is None:
                 return None
             seq0 = child.next_seq(len(script.calls))
-            metas = [{**m, "seq": seq0 + i} for i, m in enumerate(script.metas)]
-            frame = pack_frame({"kind": "batch", "calls": metas, "seq": seq0}, script.blob)
+            if child.scripts.get(self.filename) == script.ident:  # the child was born with it
+                frame = pack_frame({"kind": "script", "file": self.filename, "seq": seq0})
+            else:
+                frame = pack_frame({"kind": "batch", "calls": script.metas, "seq": seq0}, script.blob)
             deadline = min(self._deadline, time.monotonic() + self._per_call())
             try:
                 child.conn.send_frame(frame, deadline)
@@ -1280,8 +1319,11 @@ class StudentModule:
             if key not in plan.leaves or f"m{key}" not in tensors:
                 raise _BadFrame("unknown mutated argument")
             after[key] = tensors[f"m{key}"]
-        inputs_after = _rebuild(plan.args_node, call.args, after, lambda t: t)
-        kwargs_after = _rebuild(plan.kwargs_node, call.kwargs, after, lambda t: t)
+        if after:
+            inputs_after = _rebuild(plan.args_node, call.args, after, lambda t: t)
+            kwargs_after = _rebuild(plan.kwargs_node, call.kwargs, after, lambda t: t)
+        else:  # nothing changed: the arguments as they were sent
+            inputs_after, kwargs_after = call.args, dict(call.kwargs)
         if not ok:
             return CallOutcome(
                 ok=False,

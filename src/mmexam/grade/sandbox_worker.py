@@ -84,13 +84,12 @@ def _recv_exact(sock: socket.socket, n: int) -> bytearray:
     return buf
 
 
-def _recv_frame(sock: socket.socket, max_blob: int) -> tuple[dict, bytes]:
+def _recv_frame(sock: socket.socket, max_blob: int) -> tuple[dict, bytearray]:
     meta_len, blob_len = HEADER.unpack(_recv_exact(sock, HEADER.size))
     if meta_len > MAX_META or blob_len > max_blob:
         raise EOFError
-    meta = json.loads(bytes(_recv_exact(sock, meta_len)))
-    blob = bytes(_recv_exact(sock, blob_len)) if blob_len else b""
-    return meta, blob
+    meta = json.loads(_recv_exact(sock, meta_len))
+    return meta, _recv_exact(sock, blob_len)
 
 
 # ---------------------------------------------------------------------------
@@ -128,34 +127,42 @@ def encode_tensors(named: dict) -> bytes:
     """Dense CPU tensors -> safetensors bytes (tensors are copied, never shared)."""
     import torch
 
-    header: dict = {}
+    items = list(named.items())
+    if len(items) > 1:
+        # Widest elements first: every offset is then a multiple of its element size
+        # (safetensors' own rule), so the reader can view the data instead of copying it.
+        items.sort(key=lambda item: -item[1].element_size())
+    entries: list = []
     chunks: list = []
     offset = 0
-    # Widest elements first: every offset is then a multiple of its element size
-    # (safetensors' own rule), so the reader can view the data instead of copying it.
-    for name, tensor in sorted(named.items(), key=lambda item: -item[1].element_size()):
-        code = _CODES.get(str(tensor.dtype).removeprefix("torch."))
+    for name, tensor in items:
+        code = _CODES.get(str(tensor.dtype)[6:])  # "torch.float32" -> "float32"
         if code is None:
             raise TensorFormatError(f"dtype {tensor.dtype} cannot be sent")
-        flat = tensor.detach().reshape(-1)
+        flat = tensor.detach()
         if flat.device.type != "cpu":
             flat = flat.cpu()
-        flat = flat.contiguous()
-        raw = flat.view(torch.uint8).numpy().tobytes() if flat.numel() else b""
-        header[name] = {
-            "dtype": code,
-            "shape": list(tensor.shape),
-            "data_offsets": [offset, offset + len(raw)],
-        }
+        if code == "BF16":  # numpy has no bfloat16: send its bits
+            flat = flat.reshape(-1).view(torch.int16)
+        raw = flat.numpy().tobytes()  # C order, whatever the strides
+        end = offset + len(raw)
+        shape = ",".join(map(str, tensor.shape))
+        entries.append(
+            f'{json.dumps(name)}:{{"dtype":"{code}","shape":[{shape}],"data_offsets":[{offset},{end}]}}'
+        )
         chunks.append(raw)
-        offset += len(raw)
-    text = json.dumps(header, separators=(",", ":")).encode("utf-8")
+        offset = end
+    text = ("{" + ",".join(entries) + "}").encode("utf-8")
     text += b" " * (-len(text) % 8)
     return b"".join([struct.pack("<Q", len(text)), text, *chunks])
 
 
-def decode_tensors(blob: bytes, max_bytes: int) -> dict:
-    """safetensors bytes -> {name: plain torch.Tensor}, every field checked first."""
+def decode_tensors(blob: bytes | bytearray, max_bytes: int) -> dict:
+    """safetensors bytes -> {name: plain torch.Tensor}, every field checked first.
+
+    The tensors view one writable buffer: `blob` itself when it is a bytearray
+    (the caller hands it over and must not change it), else one copy of it.
+    """
     import torch
 
     if not blob:
@@ -171,8 +178,9 @@ def decode_tensors(blob: bytes, max_bytes: int) -> dict:
         raise TensorFormatError("header is not JSON") from None
     if not isinstance(header, dict):
         raise TensorFormatError("header is not a JSON object")
-    data = memoryview(blob)[8 + size :]
-    whole = None  # one writable copy of the data, viewed by every aligned tensor
+    base = 8 + size
+    n_data = len(blob) - base
+    buffer = None  # the writable buffer every aligned tensor views
     out = {}
     for name, info in header.items():
         if name == "__metadata__":
@@ -191,7 +199,7 @@ def decode_tensors(blob: bytes, max_bytes: int) -> dict:
         if not isinstance(offsets, list) or len(offsets) != 2:
             raise TensorFormatError("bad offsets")
         begin, end = offsets
-        if not (type(begin) is int and type(end) is int and 0 <= begin <= end <= len(data)):
+        if not (type(begin) is int and type(end) is int and 0 <= begin <= end <= n_data):
             raise TensorFormatError("offsets out of range")
         numel = math.prod(shape)
         if numel * dtype[1] != end - begin:
@@ -200,13 +208,13 @@ def decode_tensors(blob: bytes, max_bytes: int) -> dict:
         if numel == 0:
             out[name] = torch.empty(shape, dtype=torch_dtype)
             continue
-        if begin % dtype[1] == 0 and (8 + size) % 8 == 0:
-            if whole is None:
-                whole = torch.frombuffer(bytearray(data), dtype=torch.uint8)
-            raw = whole[begin:end]
-        else:
-            raw = torch.frombuffer(bytearray(data[begin:end]), dtype=torch.uint8)
-        out[name] = raw.view(torch_dtype).reshape(shape)
+        if (base + begin) % dtype[1] == 0:
+            if buffer is None:
+                buffer = blob if isinstance(blob, bytearray) else bytearray(blob)
+            flat = torch.frombuffer(buffer, dtype=torch_dtype, count=numel, offset=base + begin)
+        else:  # misaligned: a copy of its own
+            flat = torch.frombuffer(bytearray(blob[base + begin : base + end]), dtype=torch_dtype)
+        out[name] = flat.reshape(shape)
     return out
 
 
@@ -218,7 +226,7 @@ def decode_tensors(blob: bytes, max_bytes: int) -> dict:
 class _Child:
     """Runs inside the forked child; every method may be sabotaged by the student code."""
 
-    def __init__(self, sock: socket.socket, workdir: str, config: dict) -> None:
+    def __init__(self, sock: socket.socket, workdir: str, config: dict, scripts: dict) -> None:
         import modules  # the sibling trusted module classes
         import torch
 
@@ -227,6 +235,7 @@ class _Child:
         self.sock = sock
         self.workdir = workdir
         self.config = config
+        self.scripts = scripts  # file name -> {"calls", "tensors"}, decoded by the zygote
         self.device = config["device"]
         self.loaded: dict[str, types.ModuleType] = {}  # filename -> module (one per file)
         self.module: types.ModuleType | None = None
@@ -289,7 +298,8 @@ class _Child:
                 stream.flush()
             except Exception:
                 pass
-        self.sock.sendall(pack_frame({**meta, "seq": self.seq}, blob))
+        meta["seq"] = self.seq
+        self.sock.sendall(pack_frame(meta, blob))
 
     def describe(self, exc: BaseException, where: str = "") -> str:
         """'raised ValueError: msg (fusion.py, line 3)', never raising itself."""
@@ -322,7 +332,7 @@ class _Child:
 
     # -- loading -----------------------------------------------------------
 
-    def load(self, meta: dict, blob: bytes) -> None:
+    def load(self, meta: dict, blob: bytearray) -> None:
         filename = os.path.basename(str(meta.get("filename", "submission.py"))) or "submission.py"
         self.filename = filename
         path = os.path.join(self.workdir, filename)
@@ -357,25 +367,36 @@ class _Child:
 
     # -- calls -------------------------------------------------------------
 
-    def _decode(self, node, tensors: dict, leaves: dict):
+    def _decode(self, node, tensors: dict, leaves: dict, grad: bool):
+        """The argument `node` describes; each tensor a fresh copy (a leaf that requires
+        grad where `grad` and it is floating point), the same copy wherever it recurs."""
         if isinstance(node, dict):
             if "T" in node:
                 key = str(node["T"])
-                if key not in leaves:
+                leaf = leaves.get(key)
+                if leaf is None:
                     # A copy: the decoded original stays untouched, to compare with afterwards.
-                    leaves[key] = tensors[key].to(self.device, copy=True)
-                return leaves[key]
+                    original = tensors[key]
+                    if self.device == "cpu":
+                        leaf = original.clone()
+                    else:
+                        leaf = original.to(self.device, copy=True)
+                    if grad and (leaf.is_floating_point() or leaf.is_complex()):
+                        leaf.requires_grad_(True)
+                    leaves[key] = leaf
+                return leaf
             if "U" in node:
-                return tuple(self._decode(item, tensors, leaves) for item in node["U"])
+                return tuple(self._decode(item, tensors, leaves, grad) for item in node["U"])
             if "D" in node:
-                return {k: self._decode(v, tensors, leaves) for k, v in node["D"].items()}
+                return {k: self._decode(v, tensors, leaves, grad) for k, v in node["D"].items()}
             if "M" in node:
-                state = {k: tensors[str(v)] for k, v in node["S"].items()}
-                state = {k: v.clone() for k, v in state.items()}  # batches share the blob
-                return self.modules.build_module(node["M"], state).to(self.device)
+                # Copies too: batches share the decoded tensors.
+                state = {k: tensors[str(v)].clone() for k, v in node["S"].items()}
+                module = self.modules.build_module(node["M"], state)
+                return module if self.device == "cpu" else module.to(self.device)
             raise ValueError("unknown argument node")
         if isinstance(node, list):
-            return [self._decode(item, tensors, leaves) for item in node]
+            return [self._decode(item, tensors, leaves, grad) for item in node]
         return node
 
     def _expected_type(self, value) -> str | None:
@@ -428,15 +449,9 @@ class _Child:
         torch = self.torch
         name = str(meta["function"])
         leaves: dict = {}
-        args = self._decode(meta["args"], tensors, leaves)
-        kwargs = self._decode(meta["kwargs"], tensors, leaves)
         grad = meta.get("grad")
-        if grad is not None:
-            for key, tensor in list(leaves.items()):
-                if tensor.is_floating_point() or tensor.is_complex():
-                    leaves[key] = tensor.detach().requires_grad_(True)
-            args = self._decode(meta["args"], tensors, leaves)
-            kwargs = self._decode(meta["kwargs"], tensors, leaves)
+        args = self._decode(meta["args"], tensors, leaves, grad is not None)
+        kwargs = self._decode(meta["kwargs"], tensors, leaves, grad is not None)
         function = getattr(self.module, name, None)
         if function is None or not callable(function):
             self.send({"ok": False, "error": f"has no function '{name}'"})
@@ -525,21 +540,29 @@ class _Child:
             if kind == "load":
                 self.load(meta, blob)
             elif kind == "batch":
-                # Several calls, one reply each as soon as it is ready (the grader
-                # reads them while the next one runs).
-                tensors = decode_tensors(blob, max_blob)
-                calls = meta["calls"]
-                for i, call in enumerate(calls):
-                    self.seq = call.get("seq", meta.get("seq", 0))
-                    module = self.loaded.get(str(call.get("file")))
-                    if module is None:
-                        self.send({"ok": False, "error": "the file was not loaded"})
-                        continue
-                    self.module = module
-                    self.filename = str(call.get("file"))
-                    self.call(call, tensors)
+                self.batch(meta["calls"], decode_tensors(blob, max_blob), self.seq)
+            elif kind == "script":
+                # A script the zygote decoded before forking this child: the same
+                # calls for every student, sent by its number alone.
+                stored = self.scripts.get(str(meta.get("file")))
+                if stored is None:
+                    return
+                self.batch(stored["calls"], stored["tensors"], self.seq)
             else:
                 return
+
+    def batch(self, calls: list, tensors: dict, seq0: int) -> None:
+        """Several calls, one reply each as soon as it is ready (the grader reads
+        them while the next one runs); reply i carries the sequence number seq0 + i."""
+        for i, call in enumerate(calls):
+            self.seq = seq0 + i
+            module = self.loaded.get(str(call.get("file")))
+            if module is None:
+                self.send({"ok": False, "error": "the file was not loaded"})
+                continue
+            self.module = module
+            self.filename = str(call.get("file"))
+            self.call(call, tensors)
 
 
 class _Unsendable(Exception):
@@ -584,7 +607,9 @@ def _rss(pid: int) -> int:
         return 0
 
 
-def _child_main(sock_fd: int, out_fd: int, keep: set[int], workdir: str, config: dict) -> None:
+def _child_main(
+    sock_fd: int, out_fd: int, keep: set[int], workdir: str, config: dict, scripts: dict
+) -> None:
     """In the fresh child: isolate, limit, then serve the submission. Never returns."""
     code = 0
     try:
@@ -620,7 +645,7 @@ def _child_main(sock_fd: int, out_fd: int, keep: set[int], workdir: str, config:
         _set_child_limits(config)
         _install_seccomp()
         sock = socket.socket(fileno=sock_fd)
-        child = _Child(sock, workdir, config)
+        child = _Child(sock, workdir, config, scripts)
         child.serve()
     except BaseException:  # the child must never return into the zygote loop
         code = 70
@@ -736,6 +761,7 @@ class _Zygote:
         self.pid_ns = bool(config["pid_namespace"])
         self.live: dict[int, dict] = {}
         self.counter = 0
+        self.scripts: dict[str, dict] = {}  # file name -> the grader's replayed calls, decoded
 
     def warm_up(self) -> None:
         import modules
@@ -800,6 +826,8 @@ class _Zygote:
                 for fd in fds:
                     os.close(fd)
                 reply = self.finish(int(meta["pid"]), float(meta.get("grace", 0.0)))
+            elif kind == "script":
+                reply = self.script(fds)
             elif kind == "ping":
                 reply = {"pong": True}
             elif kind == "stats":
@@ -828,7 +856,7 @@ class _Zygote:
         config["memory_mb"] = int(meta.get("memory_mb", config["memory_mb"]))
         pid = os.fork()
         if pid == 0:
-            _child_main(sock_fd, out_fd, set(), workdir, config)
+            _child_main(sock_fd, out_fd, set(), workdir, config, self.scripts)
         os.close(sock_fd)
         os.close(out_fd)
         rss_limit = 0
@@ -838,6 +866,29 @@ class _Zygote:
             )
         self.live[pid] = {"workdir": workdir, "rss_limit": rss_limit, "reason": None}
         return {"pid": pid}
+
+    def script(self, fds: list[int]) -> dict:
+        """Keep a script (one frame in a memfd: its calls and their tensors), decoded once
+        here so that every later child is born with it."""
+        try:
+            if len(fds) != 1:
+                return {"error": "a script comes as one file descriptor"}
+            size = os.fstat(fds[0]).st_size
+            if size > self.config["max_request_bytes"]:
+                return {"error": "the script is too large"}
+            data = os.pread(fds[0], size, 0)
+        finally:
+            for fd in fds:
+                os.close(fd)
+        meta_len, blob_len = HEADER.unpack_from(data)
+        if meta_len > MAX_META or HEADER.size + meta_len + blob_len != len(data):
+            return {"error": "the script is not one frame"}
+        meta = json.loads(data[HEADER.size : HEADER.size + meta_len])
+        tensors = decode_tensors(data[HEADER.size + meta_len :], len(data))
+        self.scripts[str(meta["file"])] = {"calls": meta["calls"], "tensors": tensors}
+        # Kept for every child to come: out of the collector's sight, like the imports.
+        gc.freeze()
+        return {"id": meta["id"]}
 
     def _poll_memory(self) -> None:
         for pid, child in self.live.items():
