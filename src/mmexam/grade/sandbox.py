@@ -380,8 +380,8 @@ class _Conn:
                     blob = pending[HEADER.size + meta_len : end]  # a copy, writable: no second one
                     del pending[:end]
                     try:
-                        meta = json.loads(meta_bytes)
-                    except ValueError:
+                        meta = json.loads(meta_bytes.decode("utf-8"))
+                    except ValueError:  # UnicodeDecodeError included
                         raise _BadFrame("sent a reply that is not valid JSON") from None
                     if not isinstance(meta, dict):
                         raise _BadFrame("sent a reply that is not a JSON object")
@@ -514,18 +514,18 @@ class _Plan:
 
 def _same_value(a: Any, b: Any) -> bool:
     """The same argument: the same tensor/module object, or equal plain values of one type."""
-    import torch
-
     if a is b:
         return True
-    if isinstance(a, (torch.Tensor, ModuleSpec)) or isinstance(b, (torch.Tensor, ModuleSpec)):
-        return False
     if type(a) is not type(b):
         return False
     if isinstance(a, (tuple, list)):
-        return len(a) == len(b) and all(_same_value(x, y) for x, y in zip(a, b))
+        return len(a) == len(b) and all(x is y or _same_value(x, y) for x, y in zip(a, b))
     if isinstance(a, dict):
         return a.keys() == b.keys() and all(_same_value(a[k], b[k]) for k in a)
+    import torch
+
+    if isinstance(a, (torch.Tensor, ModuleSpec)):
+        return False  # another object, whatever it holds
     return a == b or (isinstance(a, float) and math.isnan(a) and math.isnan(b))
 
 

@@ -173,8 +173,8 @@ def decode_tensors(blob: bytes | bytearray, max_bytes: int) -> dict:
     if size > MAX_META or 8 + size > len(blob):
         raise TensorFormatError("header length out of range")
     try:
-        header = json.loads(blob[8 : 8 + size])
-    except ValueError:
+        header = json.loads(blob[8 : 8 + size].decode("utf-8"))
+    except ValueError:  # UnicodeDecodeError included
         raise TensorFormatError("header is not JSON") from None
     if not isinstance(header, dict):
         raise TensorFormatError("header is not a JSON object")
