@@ -1234,7 +1234,9 @@ class StudentModule:
             if child.scripts.get(self.filename) == script.ident:  # the child was born with it
                 frame = pack_frame({"kind": "script", "file": self.filename, "seq": seq0})
             else:
-                frame = pack_frame({"kind": "batch", "calls": script.metas, "seq": seq0}, script.blob)
+                frame = pack_frame(
+                    {"kind": "batch", "calls": script.metas, "seq": seq0}, script.blob
+                )
             deadline = min(self._deadline, time.monotonic() + self._per_call())
             try:
                 child.conn.send_frame(frame, deadline)
