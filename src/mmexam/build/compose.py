@@ -51,7 +51,7 @@ class Library:
         self.base = base
         self._pages = list(self._pdf.pages)
         self.sizes = [(float(p.mediabox[2]), float(p.mediabox[3])) for p in self._pages]
-        self._last = max(o.objgen[0] for o in self._pdf.objects)
+        self._last = int(self._pdf.trailer.Size) - 1  # the highest object number
         self._objects: dict[int, tuple[bytes, list[int]]] = {}
         self._closures: dict[int, tuple[int, ...]] = {}
 
