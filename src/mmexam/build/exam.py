@@ -2,10 +2,11 @@
 
 One paper per student (`--roster`), per anonymous version (`--variants N`),
 or a single version A by default. Papers are made in batches of `BATCH`:
-draw each paper (`variants`), make its views (`view`), typeset every distinct
-piece of question text of the batch once in a fragment library (one Typst
-compile), then render and compile each paper's exam and key, which place
-those pieces (see `view.Fragments` for why). Batches are spread over worker
+draw each paper (`variants`), make its views (`view`), cut them into pieces
+and typeset every distinct piece of the batch once in a fragment library
+(`layout`, one Typst compile), break each paper's exam and key into pages
+of those pieces (`layout`) and write their PDFs (`compose`); the HTML pages
+are rendered from the views by their templates. Batches are spread over worker
 processes, each with its own compiled templates and Typst compiler, started
 with "spawn": a Typst compiler that has run in a process owns threads, and
 forking it deadlocks. Which papers share a batch depends on the roster
