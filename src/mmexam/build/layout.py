@@ -153,7 +153,6 @@ KEY_NOTES_GAP = 0.0  # the answer line and the notes of one key block touch
 TITLE_GAP = 0.5 / 2.54 * 72  # 0.5 cm
 COVER_GAP = 0.4 / 2.54 * 72
 PART_BELOW = 1.1 * EM
-NUMBER_DROP = 0.0  # the number and points share the text's first line (same top margin)
 
 
 def paper_flow(view: dict[str, Any], key: bool, fragments: Fragments) -> list[Block]:
@@ -311,7 +310,8 @@ def paginate(flow: list[Block], size: Size) -> list[list[Placement]]:
     """Break the flow into pages: each piece where it fits, a new page where it does not.
 
     A `keep` block moves whole to the next page when it would be split and fits on
-    one; a question's first piece never ends a page alone. A piece taller than a
+    one; a piece that sticks to the next (a question's text, a key's answer line)
+    never ends a page. A piece taller than a
     whole page is scaled down to fit one (a very long key note, say).
     """
     geo = GEOMETRY
@@ -355,7 +355,7 @@ def paginate(flow: list[Block], size: Size) -> list[list[Placement]]:
             for side in piece.beside:
                 width = size(side.fragment)[0]
                 x = side.x if side.align == "left" else side.x - width
-                pages[-1].append(Placement(0, side.fragment, geo.margin_x + x, top + NUMBER_DROP))
+                pages[-1].append(Placement(0, side.fragment, geo.margin_x + x, top))
             y += gap + h
         below = block.below
     return pages
