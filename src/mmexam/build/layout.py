@@ -149,7 +149,6 @@ LABEL_ABOVE = 0.85 * EM
 SPACE_ABOVE = 0.9 * EM
 FIELD_ABOVE = 0.7 * EM
 KEY_ABOVE = 0.8 * EM
-KEY_NOTES_GAP = 0.0  # the answer line and the notes of one key block touch
 TITLE_GAP = 0.5 / 2.54 * 72  # 0.5 cm
 COVER_GAP = 0.4 / 2.54 * 72
 PART_BELOW = 1.1 * EM
@@ -214,26 +213,6 @@ def _question_blocks(q: dict[str, Any], key: bool, fragments: Fragments) -> list
     return blocks
 
 
-NOTE_FIELDS = (
-    "kind",
-    "scoring",
-    "reference",
-    "task",
-    "functions",
-    "rubric",
-    "solution",
-    "explanation",
-)
-
-
-def _notes(q: dict[str, Any]) -> dict[str, Any] | None:
-    """What the key says about a question beyond its answer, or None."""
-    notes = {name: q.get(name) for name in NOTE_FIELDS}
-    if any(notes[name] for name in NOTE_FIELDS[1:]) or q["kind"] in ("open", "code"):
-        return notes
-    return None
-
-
 def _answer_label(q: dict[str, Any]) -> str | None:
     if q["kind"] == "mcq":
         return f"Answer: ({q['answer']})"
@@ -244,21 +223,37 @@ def _answer_label(q: dict[str, Any]) -> str | None:
     return None
 
 
-def _key(q: dict[str, Any], level: int, fragments: Fragments) -> list[Piece]:
-    """The key's block for a question: its answer line and its notes, each a piece that
-    draws its share of the block (the answer line is shared by every question with that
-    answer, the notes by every student who got the question)."""
-    x = GEOMETRY.body0 if level == 0 else GEOMETRY.body1
-    column = f"column{level}"
-    label, notes = _answer_label(q), _notes(q)
-    pieces = []
+def _key_sections(q: dict[str, Any]) -> list[dict[str, Any]]:
+    """What the key says about a question, section by section: its answer, its scoring
+    and reference answer (or how it is graded), its rubric, solution and explanation."""
+    sections = []
+    label = _answer_label(q)
     if label:
-        top = {"label": label, "tolerance": q.get("tolerance"), "top": True, "bottom": not notes}
-        pieces.append(Piece(fragments.add("key", column, top), x, KEY_ABOVE, stick=True))
-    if notes:
-        bottom = {"label": None, "notes": notes, "top": not label, "bottom": True}
-        above = KEY_NOTES_GAP if label else KEY_ABOVE
-        pieces.append(Piece(fragments.add("key", column, bottom, q["id"]), x, above))
+        sections.append({"section": "answer", "label": label, "tolerance": q.get("tolerance")})
+    if q.get("scoring") or q["kind"] in ("short_answer", "code", "open"):
+        lead = {name: q.get(name) for name in ("kind", "scoring", "reference", "task", "functions")}
+        sections.append({"section": "lead", **lead})
+    if q.get("rubric"):
+        sections.append({"section": "rubric", "rubric": q["rubric"]})
+    for name in ("solution", "explanation"):
+        if q.get(name):
+            sections.append({"section": name, "text": q[name]})
+    return sections
+
+
+def _key(q: dict[str, Any], level: int, fragments: Fragments) -> list[Piece]:
+    """The key's block for a question, one piece per section, each drawing its share of
+    the block: an answer line is shared by every question with that answer, a rubric by
+    every student who got the question, whatever their parameter values."""
+    x = GEOMETRY.body0 if level == 0 else GEOMETRY.body1
+    sections = _key_sections(q)
+    pieces = []
+    for n, section in enumerate(sections):
+        body = {**section, "top": n == 0, "bottom": n == len(sections) - 1}
+        qid = "" if section["section"] == "answer" else q["id"]
+        fragment = fragments.add("key", f"column{level}", body, qid)
+        answer = section["section"] == "answer"
+        pieces.append(Piece(fragment, x, KEY_ABOVE if n == 0 else 0.0, stick=answer))
     return pieces
 
 
