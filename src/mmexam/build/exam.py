@@ -58,10 +58,10 @@ from mmexam.paths import GRADERS, TEMPLATES
 FORMATS = ("pdf", "html")
 # Below this many papers, starting worker processes costs more than it saves.
 PARALLEL_FROM = 6
-# Papers per fragment library: more share more typesetting (measured per student: 240 ms
-# of library CPU alone, 160 ms in fives, 90 ms in twenties, 55 ms in forties), fewer
-# spread better over the workers.
-BATCH = 50
+# Papers per fragment library, at most: more share more typesetting, fewer spread better
+# over the workers (`batches` makes at least four). A 300-student roster on two cores took
+# 37-46 ms per student in batches of 50, 30-34 ms in batches of 75 (benchmarks/build_roster.py).
+BATCH = 100
 
 
 @dataclass(frozen=True)
