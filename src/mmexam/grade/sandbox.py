@@ -1200,7 +1200,7 @@ class StudentModule:
         if outcome is None:
             outcome = self._direct(call)
         outcome.seconds = time.monotonic() - start
-        if not outcome.ok and outcome.error and _not_again(outcome.error):
+        if not outcome.ok and outcome.error and _not_again(outcome.error, call.memory_mb):
             self._out_of_time[call.function] = outcome.error
         return outcome
 
@@ -1382,7 +1382,15 @@ class StudentModule:
         self.close()
 
 
-def _not_again(error: str) -> bool:
-    """Errors that cost seconds each time: a function that caused one is not called again."""
+def _not_again(error: str, memory_mb: int | None) -> bool:
+    """Errors that cost seconds each time: a function that caused one is not called again.
+
+    Running out of memory counts only under the file's own limit: a check that
+    lowers the limit for one call (`memory_mb`) is meant to be failed by some
+    correct-valued functions, which must still get their other checks.
+    """
     timeout = error.startswith("exceeded") and ("s CPU" in error or "wall-clock" in error)
-    return timeout or "took the sandbox with it" in error
+    memory = memory_mb is None and (
+        error.startswith("exceeded the memory limit") or error.endswith("MB of memory")
+    )
+    return timeout or memory or "took the sandbox with it" in error

@@ -684,40 +684,59 @@ def _set_child_limits(config: dict) -> None:
 # Student code needs none of these system calls; each is kernel attack
 # surface (a user namespace, above all). The filter answers EPERM (ENOSYS for
 # clone3, so the C library falls back to clone, whose flags can be checked).
+#
+# Signals may reach only the child itself, its own process group and the
+# processes it started (their PIDs are higher than its own): never the zygote,
+# whose death would cost every later file a restart (importing torch again).
 
 _SECCOMP_ARCHES = {
-    # AUDIT_ARCH value: (denied syscall numbers, clone, clone3)
+    # AUDIT_ARCH value: (denied syscall numbers, clone, clone3, signal-sending calls)
     "x86_64": (
         0xC000003E,
         (272, 308, 165, 166, 155, 101, 310, 311, 250, 248, 249, 321, 298, 323, 246, 175, 313,
-         176, 167, 168, 169, 304, 303, 161, 163, 164, 172, 173, 179),
+         176, 167, 168, 169, 304, 303, 161, 163, 164, 172, 173, 179, 424),
         56,
         435,
+        (62, 200, 234, 129, 297),  # kill, tkill, tgkill, rt_sigqueueinfo, rt_tgsigqueueinfo
     ),
     "aarch64": (
         0xC00000B7,
         (97, 268, 40, 39, 41, 117, 270, 271, 219, 217, 218, 280, 241, 282, 104, 105, 273, 106,
-         224, 225, 142, 265, 264, 51, 89, 170, 60),
+         224, 225, 142, 265, 264, 51, 89, 170, 60, 424),
         220,
         435,
+        (129, 130, 131, 138, 240),
     ),
 }  # fmt: skip
 _CLONE_NAMESPACES = 0x10000000 | 0x00020000 | 0x20000000 | 0x40000000 | 0x04000000 | 0x08000000
 _CLONE_NAMESPACES |= 0x02000000  # NEWUSER, NEWNS, NEWPID, NEWNET, NEWUTS, NEWIPC, NEWCGROUP
 
 
-def _seccomp_program(machine: str) -> bytes | None:
-    """The classic-BPF program for `machine`, or None where it is not known."""
+def _seccomp_program(machine: str, own_pid: int) -> bytes | None:
+    """The classic-BPF program for `machine` in the process `own_pid`, or None where the
+    machine is not known."""
     arch = _SECCOMP_ARCHES.get(machine)
     if arch is None:
         return None
-    audit, denied, clone, clone3 = arch
+    audit, denied, clone, clone3, signalling = arch
     allow, eperm, enosys = 0x7FFF0000, 0x00050000 | 1, 0x00050000 | 38
-    ld, jeq, jset, ret = 0x20, 0x15, 0x45, 0x06
+    ld, jeq, jge, jset, ja, ret = 0x20, 0x15, 0x35, 0x45, 0x05, 0x06
     body = [(ld, 0, 0, 0)]  # A = nr
     for number in denied:
         body.append((jeq, 0, 1, number))
         body.append((ret, 0, 0, eperm))
+    for i, number in enumerate(signalling):  # to the target check below
+        body.append((jeq, len(signalling) - i, 0, number))
+    body.append((ja, 0, 0, 7))  # not a signal: past the target check
+    body += [
+        (ld, 0, 0, 16),  # A = the target: pid, -pgid, 0 (own group) or -1 (everyone)
+        (jeq, 4, 0, 0),
+        (jeq, 3, 0, -own_pid & 0xFFFFFFFF),
+        (jge, 1, 0, 0x80000000),  # another group, or -1
+        (jge, 1, 0, own_pid),  # itself or a process it started, else the zygote (or init)
+        (ret, 0, 0, eperm),
+        (ret, 0, 0, allow),
+    ]
     body.append((jeq, 0, 1, clone3))
     body.append((ret, 0, 0, enosys))
     body.append((jeq, 0, 3, clone))
@@ -731,7 +750,7 @@ def _seccomp_program(machine: str) -> bytes | None:
 
 def _install_seccomp() -> bool:
     """Load the filter into this process (and its future children); whether it worked."""
-    program = _seccomp_program(os.uname().machine)
+    program = _seccomp_program(os.uname().machine, os.getpid())
     if program is None:
         return False
     try:
