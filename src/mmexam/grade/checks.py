@@ -1155,6 +1155,8 @@ def _bitwise_equal(a: Any, b: Any) -> bool:
         return False
     if a.shape != b.shape or a.dtype != b.dtype:
         return False
+    if torch.equal(a, b):  # the common case; it is False wherever a NaN is
+        return True
     if a.is_floating_point():
         return bool(torch.equal(a.nan_to_num(nan=0.0), b.nan_to_num(nan=0.0))) and bool(
             torch.equal(torch.isnan(a), torch.isnan(b))

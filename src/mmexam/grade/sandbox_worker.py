@@ -31,6 +31,7 @@ sandbox. Only the standard library, torch and the sibling
 from __future__ import annotations
 
 import ctypes
+import functools
 import gc
 import io
 import json
@@ -172,17 +173,47 @@ def decode_tensors(blob: bytes | bytearray, max_bytes: int) -> dict:
     (size,) = struct.unpack_from("<Q", blob)
     if size > MAX_META or 8 + size > len(blob):
         raise TensorFormatError("header length out of range")
-    try:
-        header = json.loads(blob[8 : 8 + size].decode("utf-8"))
-    except ValueError:  # UnicodeDecodeError included
-        raise TensorFormatError("header is not JSON") from None
-    if not isinstance(header, dict):
-        raise TensorFormatError("header is not a JSON object")
+    header = bytes(blob[8 : 8 + size])
+    if size <= _CACHED_HEADER:
+        entries, data_end = _cached_layout(header, max_bytes)
+    else:
+        entries, data_end = _layout(header, max_bytes)
     base = 8 + size
-    n_data = len(blob) - base
+    if data_end > len(blob) - base:
+        raise TensorFormatError("offsets out of range")
     buffer = None  # the writable buffer every aligned tensor views
     out = {}
-    for name, info in header.items():
+    for name, dtype, itemsize, shape, begin, end, numel in entries:
+        if numel == 0:
+            out[name] = torch.empty(shape, dtype=dtype)
+            continue
+        if (base + begin) % itemsize == 0:
+            if buffer is None:
+                buffer = blob if isinstance(blob, bytearray) else bytearray(blob)
+            flat = torch.frombuffer(buffer, dtype=dtype, count=numel, offset=base + begin)
+        else:  # misaligned: a copy of its own
+            flat = torch.frombuffer(bytearray(blob[base + begin : base + end]), dtype=dtype)
+        out[name] = flat.reshape(shape)
+    return out
+
+
+_CACHED_HEADER = 4096  # headers up to this size are parsed once (every student sends the same)
+
+
+def _layout(header: bytes, max_bytes: int) -> tuple[tuple, int]:
+    """A safetensors header, checked: its tensors as (name, dtype, itemsize, shape, begin,
+    end, numel), and the end of the last one's data."""
+    import torch
+
+    try:
+        parsed = json.loads(header.decode("utf-8"))
+    except ValueError:  # UnicodeDecodeError included
+        raise TensorFormatError("header is not JSON") from None
+    if not isinstance(parsed, dict):
+        raise TensorFormatError("header is not a JSON object")
+    entries = []
+    data_end = 0
+    for name, info in parsed.items():
         if name == "__metadata__":
             continue
         if not isinstance(info, dict):
@@ -199,23 +230,17 @@ def decode_tensors(blob: bytes | bytearray, max_bytes: int) -> dict:
         if not isinstance(offsets, list) or len(offsets) != 2:
             raise TensorFormatError("bad offsets")
         begin, end = offsets
-        if not (type(begin) is int and type(end) is int and 0 <= begin <= end <= n_data):
+        if not (type(begin) is int and type(end) is int and 0 <= begin <= end):
             raise TensorFormatError("offsets out of range")
         numel = math.prod(shape)
         if numel * dtype[1] != end - begin:
             raise TensorFormatError("size does not match shape")
-        torch_dtype = getattr(torch, dtype[0])
-        if numel == 0:
-            out[name] = torch.empty(shape, dtype=torch_dtype)
-            continue
-        if (base + begin) % dtype[1] == 0:
-            if buffer is None:
-                buffer = blob if isinstance(blob, bytearray) else bytearray(blob)
-            flat = torch.frombuffer(buffer, dtype=torch_dtype, count=numel, offset=base + begin)
-        else:  # misaligned: a copy of its own
-            flat = torch.frombuffer(bytearray(blob[base + begin : base + end]), dtype=torch_dtype)
-        out[name] = flat.reshape(shape)
-    return out
+        entries.append((name, getattr(torch, dtype[0]), dtype[1], tuple(shape), begin, end, numel))
+        data_end = max(data_end, end)
+    return tuple(entries), data_end
+
+
+_cached_layout = functools.lru_cache(maxsize=512)(_layout)
 
 
 # ---------------------------------------------------------------------------
