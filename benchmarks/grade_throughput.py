@@ -280,6 +280,7 @@ def main() -> None:
         f"workers: {args.count} submissions in {total:.1f} s = {rate:.1f} submissions/s "
         f"({steady:.1f}/s after the first result; worker start-up included in the first figure)"
     )
+    print(f"  that is {rate * len(TASKS):.1f} task files/s ({len(TASKS)} files per submission)")
     print(
         f"  CPU time of all processes (workers {cpu - sandbox_cpu:.1f} s, zygotes and children "
         f"{sandbox_cpu:.1f} s): {cpu:.1f} s = "
