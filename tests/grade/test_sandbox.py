@@ -527,6 +527,19 @@ def test_a_function_out_of_memory_is_not_run_again_but_a_lowered_limit_is_retrie
     assert calls.ok and calls.value.tolist() == [2.0]
 
 
+def test_a_replayed_script_skips_the_calls_of_a_function_out_of_memory(sandbox):
+    x = torch.ones(1)
+    modest = HOARD.replace("torch.ones(len(calls), 1024, 1024, 1024)", "x * len(calls)")
+    with sandbox.open(modest, "replayed.py") as first:  # the script the next file replays
+        first.call("hoard", x), first.call("hoard", x), first.call("count", x)
+    with sandbox.open(HOARD, "replayed.py") as student:
+        assert student._script is not None
+        bomb, again, calls = (student.call(f, x) for f in ("hoard", "hoard", "count"))
+    assert bomb.error.startswith("exceeded the memory limit")
+    assert again.error.endswith("(in an earlier call)")
+    assert calls.ok and calls.value.tolist() == [1.0]  # the child ran hoard() once
+
+
 def test_files_of_one_student_share_a_child_in_a_session(sandbox):
     with sandbox.session("student-1"):
         with sandbox.open(FUSION, "fusion.py") as fusion:

@@ -266,6 +266,7 @@ class _Child:
         self.module: types.ModuleType | None = None
         self.filename = "submission.py"
         self.seq = 0  # echoed in every reply, so a stale or forged frame is told apart
+        self.out_of_memory: dict[tuple[str, str], str] = {}  # (file, function) -> its error
         self.cpu_hard = resource.getrlimit(resource.RLIMIT_CPU)[1]
         self.as_hard = resource.getrlimit(resource.RLIMIT_AS)[1]
         self.as_lowered = False
@@ -473,6 +474,11 @@ class _Child:
         """One call on copies of the decoded tensors (a batch shares them between calls)."""
         torch = self.torch
         name = str(meta["function"])
+        earlier = self.out_of_memory.get((self.filename, name))
+        if earlier is not None:
+            # The grader calls it no more either: queued calls would only burn seconds.
+            self.send({"ok": False, "error": f"{earlier} (in an earlier call)"})
+            return
         leaves: dict = {}
         grad = meta.get("grad")
         args = self._decode(meta["args"], tensors, leaves, grad is not None)
@@ -494,6 +500,10 @@ class _Child:
             error = self.describe(exc)
         finally:
             self._disarm()
+        if error is not None and meta.get("memory_mb") is None and error.startswith(
+            "exceeded the memory limit"
+        ):
+            self.out_of_memory[(self.filename, name)] = error
         if error is None:
             error = self._expected_type(value)
         out: dict = {"ok": error is None, "error": error}
