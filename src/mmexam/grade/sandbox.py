@@ -57,6 +57,7 @@ from mmexam.grade.sandbox_worker import (
     HEADER,
     MAX_META,
     MAX_SOURCE,
+    OUT_OF_MEMORY,
     TensorFormatError,
     decode_tensors,
     encode_tensors,
@@ -1391,6 +1392,6 @@ def _not_again(error: str, memory_mb: int | None) -> bool:
     """
     timeout = error.startswith("exceeded") and ("s CPU" in error or "wall-clock" in error)
     memory = memory_mb is None and (
-        error.startswith("exceeded the memory limit") or error.endswith("MB of memory")
+        error.startswith(OUT_OF_MEMORY) or error.endswith("MB of memory")
     )
     return timeout or memory or "took the sandbox with it" in error

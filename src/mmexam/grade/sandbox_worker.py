@@ -51,6 +51,7 @@ import types
 HEADER = struct.Struct("<II")
 MAX_META = 1 << 20  # largest JSON part of any frame, in bytes
 MAX_SOURCE = 1 << 20  # largest student source file accepted
+OUT_OF_MEMORY = "exceeded the memory limit"  # how a failed allocation is reported
 
 _PR_SET_PDEATHSIG = 1
 _PR_SET_DUMPABLE = 4
@@ -173,7 +174,7 @@ def decode_tensors(blob: bytes | bytearray, max_bytes: int) -> dict:
     (size,) = struct.unpack_from("<Q", blob)
     if size > MAX_META or 8 + size > len(blob):
         raise TensorFormatError("header length out of range")
-    header = bytes(blob[8 : 8 + size])
+    header = bytes(memoryview(blob)[8 : 8 + size])
     if size <= _CACHED_HEADER:
         entries, data_end = _cached_layout(header, max_bytes)
     else:
@@ -337,7 +338,7 @@ class _Child:
             return f"called sys.exit({code}){where}"
         name = type(exc).__name__
         if isinstance(exc, MemoryError) or (isinstance(exc, RuntimeError) and _is_oom_message(exc)):
-            return f"exceeded the memory limit{where} ({name})"
+            return f"{OUT_OF_MEMORY}{where} ({name})"
         try:
             message = str(exc)
         except BaseException:
@@ -500,9 +501,7 @@ class _Child:
             error = self.describe(exc)
         finally:
             self._disarm()
-        if error is not None and meta.get("memory_mb") is None and error.startswith(
-            "exceeded the memory limit"
-        ):
+        if error is not None and meta.get("memory_mb") is None and error.startswith(OUT_OF_MEMORY):
             self.out_of_memory[(self.filename, name)] = error
         if error is None:
             error = self._expected_type(value)
