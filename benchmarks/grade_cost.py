@@ -126,7 +126,8 @@ def direct_seconds_per_call(repeats: int = 5) -> tuple[float, int]:
         out = function(*leaves)
         outs = out if isinstance(out, tuple) else (out,)
         ups = vjp if isinstance(vjp, tuple) else (vjp,)
-        torch.autograd.backward([o for o in outs if o.requires_grad], list(ups)[: len(outs)])
+        pairs = [(o, u) for o, u in zip(outs, ups) if o.requires_grad]
+        torch.autograd.backward([o for o, _ in pairs], [u for _, u in pairs])
 
     times = []
     for _ in range(repeats):
