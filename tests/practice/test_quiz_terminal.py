@@ -9,6 +9,7 @@ history file in a temporary MMEXAM_HOME.
 import json
 import os
 import re
+import signal
 import sys
 
 import pexpect
@@ -44,6 +45,10 @@ class Quiz:
             encoding="utf-8",
             timeout=60,
             dimensions=(50, 160),
+            # A runner started in the background (CI, `cmd &`) passes SIGINT on ignored,
+            # and Python then never turns Ctrl-C into KeyboardInterrupt: a student's
+            # terminal has it at the default.
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
         )
         self.transcript = ""
 
