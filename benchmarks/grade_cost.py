@@ -107,7 +107,8 @@ def direct_seconds_per_call(repeats: int = 5) -> tuple[float, int]:
                 # call's outcome instead of calling again (the second call of a pair is new).
                 key = (plan.function, id(call.args), call.memory_mb)
                 if vjp is not None or key not in made:
-                    made.add(key)
+                    if vjp is None:
+                        made.add(key)
                     work.append((function, call.args, vjp))
                 if call.args2 is not None:
                     work.append((function, call.args2, None))
