@@ -22,7 +22,6 @@ target on this machine's CPUs, and how many calls per submission fit in it.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import os
 import resource
 import statistics
@@ -82,25 +81,22 @@ def sandboxed(sandbox, files: tuple[str, ...], sources: dict, count: int) -> dic
 
 
 def direct_seconds_per_call(repeats: int = 5) -> tuple[float, int]:
-    """CPU seconds per call when every check's calls are made directly in this process."""
+    """CPU seconds per call when every check's calls are made directly in this process,
+    through the same reference caller the planner uses (backward passes included)."""
     import torch
 
-    from mmexam.grade.checks import plans
-    from mmexam.grade.modules import ModuleSpec, build_module
+    from mmexam.grade.checks import _load_file, _reference_caller, plans
 
     torch.set_num_threads(1)
     work = []
     made: set[tuple] = set()
     for task in TASKS:
-        spec = importlib.util.spec_from_file_location(
-            f"reference_{task}", REPO / "graders" / task / "reference.py"
-        )
-        reference = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(reference)
+        reference = _load_file(REPO / "graders" / task / "reference.py", f"reference_{task}")
+        caller = _reference_caller(reference)
         for plan in plans(task):
             if plan.kind in ("device", "mutation"):
                 continue  # device: no CUDA here; mutation: judged on another check's call
-            function = getattr(reference, plan.function)
+            wrt = tuple(plan.options.get("wrt", ()))
             for call in plan.calls:
                 vjp = call.vjp if plan.judge == "grad_close" else None
                 # Like the grader, a check planned on an earlier check's inputs reads that
@@ -109,32 +105,15 @@ def direct_seconds_per_call(repeats: int = 5) -> tuple[float, int]:
                 if vjp is not None or key not in made:
                     if vjp is None:
                         made.add(key)
-                    work.append((function, call.args, vjp))
+                    work.append((caller, plan.function, call.args, vjp, wrt))
                 if call.args2 is not None:
-                    work.append((function, call.args2, None))
-
-    def run(function, args, vjp) -> None:
-        args = [build_module(a.name, a.state) if isinstance(a, ModuleSpec) else a for a in args]
-        if vjp is None:
-            function(*args)
-            return
-        leaves = [
-            a.detach().clone().requires_grad_(True)
-            if isinstance(a, torch.Tensor) and a.is_floating_point()
-            else a
-            for a in args
-        ]
-        out = function(*leaves)
-        outs = out if isinstance(out, tuple) else (out,)
-        ups = vjp if isinstance(vjp, tuple) else (vjp,)
-        pairs = [(o, u) for o, u in zip(outs, ups) if o.requires_grad]
-        torch.autograd.backward([o for o, _ in pairs], [u for _, u in pairs])
+                    work.append((caller, plan.function, call.args2, None, ()))
 
     times = []
     for _ in range(repeats):
         start = _own_cpu()
-        for item in work:
-            run(*item)
+        for caller, function, args, vjp, wrt in work:
+            caller(function, args, vjp, wrt)
         times.append((_own_cpu() - start) / len(work))
     return statistics.median(times), len(work)
 
