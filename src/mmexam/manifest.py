@@ -15,14 +15,14 @@ are "3.a", "3.b", ...; a lone non-problem question is "6".
 
 from __future__ import annotations
 
-from typing import Literal, Union
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 FORMAT_VERSION = 1
 
 Kind = Literal["mcq", "multi_select", "numeric", "short_answer", "code", "open"]
-ParamValue = Union[int, float, str]
+ParamValue = int | float | str
 
 
 class _Frozen(BaseModel):

@@ -35,7 +35,7 @@ class Option(Model):
     text: str = Field(description="The option as shown (Markdown + LaTeX math).")
     fixed: bool = Field(
         default=False,
-        description='Keep this option in its authored place when options are shuffled '
+        description="Keep this option in its authored place when options are shuffled "
         '(e.g. "All of the above").',
     )
 
@@ -49,7 +49,9 @@ OptionLike = Annotated[
 class AnswerSpace(Model):
     """How much room the printed exam leaves for the answer."""
 
-    style: Literal["lines", "box"] = Field(default="lines", description="Ruled lines or an empty box.")
+    style: Literal["lines", "box"] = Field(
+        default="lines", description="Ruled lines or an empty box."
+    )
     height_cm: float = Field(gt=0, le=24, description="Height of the answer area in centimetres.")
 
 
@@ -92,7 +94,8 @@ class RubricItem(Model):
         description="Words or phrases whose presence suggests the item is met (case-insensitive).",
     )
     regex: str | None = Field(
-        default=None, description="A Python regular expression whose match suggests the item is met."
+        default=None,
+        description="A Python regular expression whose match suggests the item is met.",
     )
 
 
@@ -117,15 +120,23 @@ class Body(Model):
 class McqBody(Body):
     kind: Literal["mcq"] = Field(description="Multiple choice with exactly one correct option.")
     points: float = Field(gt=0, description="Points for the correct option.")
-    options: list[OptionLike] = Field(min_length=2, max_length=26, description="The options, in authored order.")
-    answer: Letter = Field(description="Letter of the correct option in authored order (a = first).")
+    options: list[OptionLike] = Field(
+        min_length=2, max_length=26, description="The options, in authored order."
+    )
+    answer: Letter = Field(
+        description="Letter of the correct option in authored order (a = first)."
+    )
 
 
 class MultiSelectBody(Body):
     kind: Literal["multi_select"] = Field(description="Select all that apply.")
     points: float = Field(gt=0, description="Points for a fully correct selection.")
-    options: list[OptionLike] = Field(min_length=2, max_length=26, description="The options, in authored order.")
-    answers: list[Letter] = Field(min_length=1, description="Letters of all correct options (authored order).")
+    options: list[OptionLike] = Field(
+        min_length=2, max_length=26, description="The options, in authored order."
+    )
+    answers: list[Letter] = Field(
+        min_length=1, description="Letters of all correct options (authored order)."
+    )
     scoring: Literal["all_or_nothing", "per_option", "right_minus_wrong"] = Field(
         default="right_minus_wrong",
         description="all_or_nothing: full points only for the exact set; per_option: each option "
@@ -158,7 +169,8 @@ class CodeBody(Body):
     points: float = Field(gt=0, description="Points, scaled by the share of check points earned.")
     task: Slug = Field(description="The task folder in graders/, e.g. 'fusion'.")
     functions: list[str] = Field(
-        min_length=1, description="The task's functions this question covers, e.g. ['tensor_fusion']."
+        min_length=1,
+        description="The task's functions this question covers, e.g. ['tensor_fusion'].",
     )
 
 
@@ -171,7 +183,9 @@ class OpenBody(Body):
 class Meta(Model):
     id: Slug = Field(description="Unique across the whole bank, e.g. 'fusion-tensor-dim'.")
     part: Slug = Field(description="The blueprint part this question belongs to, e.g. 'mcq'.")
-    topics: list[Slug] = Field(min_length=1, description="Lecture topics, from the blueprint's list.")
+    topics: list[Slug] = Field(
+        min_length=1, description="Lecture topics, from the blueprint's list."
+    )
     difficulty: Difficulty = Field(description="easy, medium or hard.")
     params: dict[str, Param] = Field(
         default_factory=dict,
@@ -184,7 +198,9 @@ class Meta(Model):
     def _identifiers(cls, params: dict[str, Param]) -> dict[str, Param]:
         for name in params:
             if not name.isidentifier():
-                raise ValueError(f"parameter name {name!r} is not an identifier — use letters, digits, _")
+                raise ValueError(
+                    f"parameter name {name!r} is not an identifier — use letters, digits, _"
+                )
         return params
 
 
@@ -257,7 +273,9 @@ class Problem(Meta):
     points: float | None = Field(
         default=None, description="Optional; if given, must equal the sum of the parts' points."
     )
-    solution: str | None = Field(default=None, description="Notes on the whole problem for the key.")
+    solution: str | None = Field(
+        default=None, description="Notes on the whole problem for the key."
+    )
     explanation: str | None = Field(default=None, description="Why, for the key and feedback.")
 
 
@@ -280,7 +298,9 @@ class Pool(Model):
     """Which questions a part may draw. Empty means every question of the part."""
 
     ids: list[Slug] | None = Field(default=None, description="Only these question ids.")
-    topics: list[Slug] | None = Field(default=None, description="Only questions with one of these topics.")
+    topics: list[Slug] | None = Field(
+        default=None, description="Only questions with one of these topics."
+    )
 
 
 class Part(Model):
@@ -289,14 +309,23 @@ class Part(Model):
     id: Slug = Field(description="Questions name this in their 'part' field, e.g. 'mcq'.")
     title: str = Field(description="Printed title, e.g. 'Multiple choice'.")
     pick: int = Field(ge=1, description="How many questions each student gets from the pool.")
-    points: float = Field(gt=0, description="Points for the whole part; each question is worth points/pick.")
-    bonus: bool = Field(default=False, description="Bonus points, not counted in the total out of 100.")
-    shuffle: bool = Field(default=True, description="Shuffle question order within the part per student.")
+    points: float = Field(
+        gt=0, description="Points for the whole part; each question is worth points/pick."
+    )
+    bonus: bool = Field(
+        default=False, description="Bonus points, not counted in the total out of 100."
+    )
+    shuffle: bool = Field(
+        default=True, description="Shuffle question order within the part per student."
+    )
     practice: bool = Field(
-        default=True, description="Offer this part's questions in practice mode (false excludes them all)."
+        default=True,
+        description="Offer this part's questions in practice mode (false excludes them all).",
     )
     instructions: str | None = Field(default=None, description="Printed under the part title.")
-    pool: Pool = Field(default_factory=Pool, description="Narrow the questions this part draws from.")
+    pool: Pool = Field(
+        default_factory=Pool, description="Narrow the questions this part draws from."
+    )
 
 
 class Blueprint(Model):
@@ -307,7 +336,9 @@ class Blueprint(Model):
     term: str | None = Field(default=None, description="Term or date line on the cover.")
     duration_minutes: int = Field(gt=0, description="Time allowed.")
     instructions: str = Field(description="Cover-page instructions (Markdown).")
-    total_points: float = Field(gt=0, description="Points of the non-bonus parts together, e.g. 100.")
+    total_points: float = Field(
+        gt=0, description="Points of the non-bonus parts together, e.g. 100."
+    )
     bonus_points: float = Field(default=0, ge=0, description="Points of the bonus parts together.")
     topics: dict[Slug, str] = Field(
         description="Every topic tag questions may use, with a one-line description."

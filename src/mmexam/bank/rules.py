@@ -118,20 +118,32 @@ def check_question(ctx: Context, entry: Entry) -> None:
     if isinstance(question, Problem):
         total = sum(p.points for p in question.parts)
         if question.points is not None and abs(question.points - total) > EPS:
-            ctx.at(entry, ("points",), f"points is {question.points:g} but the parts add up to "
-                   f"{total:g} — make them equal, or leave points out")
+            ctx.at(
+                entry,
+                ("points",),
+                f"points is {question.points:g} but the parts add up to "
+                f"{total:g} — make them equal, or leave points out",
+            )
         has_key = bool(question.solution or question.explanation)
         for k, part in enumerate(question.parts):
             check_body(ctx, entry, ("parts", k), part, f"part {part_label(k, part)}: ")
             if not has_key and needs_key(part):
-                ctx.at(entry, ("parts", k), f"part {part_label(k, part)} has no solution or "
-                       "explanation — add one (the answer key and feedback show why the answer "
-                       "is right), or give the problem a solution")
+                ctx.at(
+                    entry,
+                    ("parts", k),
+                    f"part {part_label(k, part)} has no solution or "
+                    "explanation — add one (the answer key and feedback show why the answer "
+                    "is right), or give the problem a solution",
+                )
     else:
         check_body(ctx, entry, (), question, "")
         if needs_key(question):
-            ctx.at(entry, (), "no solution or explanation — add one (the answer key and "
-                   "feedback show why the answer is right)")
+            ctx.at(
+                entry,
+                (),
+                "no solution or explanation — add one (the answer key and "
+                "feedback show why the answer is right)",
+            )
 
 
 def needs_key(body: Any) -> bool:

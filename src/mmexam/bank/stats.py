@@ -44,7 +44,8 @@ def bank_stats(bank: Bank) -> BankStats:
     questions = list(bank.questions.values())
     kinds: Counter = Counter(q.kind for q in questions)
     part_kinds: Counter = Counter(
-        p.kind for q in questions if isinstance(q, Problem) for p in q.parts)
+        p.kind for q in questions if isinstance(q, Problem) for p in q.parts
+    )
     topics: Counter = Counter({t: 0 for t in bank.blueprint.topics})
     topics.update(t for q in questions for t in q.topics)
     difficulty: Counter = Counter({d: 0 for d in ("easy", "medium", "hard")})
@@ -52,13 +53,20 @@ def bank_stats(bank: Bank) -> BankStats:
     parts = []
     for part in bank.blueprint.parts:
         pool = bank.pool(part)
-        parts.append(PartStats(
-            id=part.id, title=part.title, questions=len(pool), pick=part.pick,
-            points=part.points, bonus=part.bonus,
-            kinds=_sorted(Counter(q.kind for q in pool)),
-            part_kinds=_sorted(Counter(
-                p.kind for q in pool if isinstance(q, Problem) for p in q.parts)),
-        ))
+        parts.append(
+            PartStats(
+                id=part.id,
+                title=part.title,
+                questions=len(pool),
+                pick=part.pick,
+                points=part.points,
+                bonus=part.bonus,
+                kinds=_sorted(Counter(q.kind for q in pool)),
+                part_kinds=_sorted(
+                    Counter(p.kind for q in pool if isinstance(q, Problem) for p in q.parts)
+                ),
+            )
+        )
     return BankStats(
         questions=len(questions),
         parameterised=sum(1 for q in questions if q.params),

@@ -19,7 +19,9 @@ def stats(
     bank: Annotated[
         Path, typer.Argument(help="Bank folder (exam.yaml + question files).")
     ] = DEFAULT_BANK,
-    json_output: Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")] = False,
+    json_output: Annotated[
+        bool, typer.Option("--json", help="Print JSON instead of tables.")
+    ] = False,
 ) -> None:
     """Count the bank's questions per part, kind, topic and difficulty.
 
@@ -36,8 +38,10 @@ def stats(
     from rich.table import Table
 
     console = Console()
-    parts = Table(title=f"{figures.questions} questions, {figures.parameterised} parameterised, "
-                  f"{figures.practice} in practice mode")
+    parts = Table(
+        title=f"{figures.questions} questions, {figures.parameterised} parameterised, "
+        f"{figures.practice} in practice mode"
+    )
     parts.add_column("part")
     parts.add_column("questions", justify="right")
     parts.add_column("draws", justify="right")
@@ -47,11 +51,20 @@ def stats(
         shown = ", ".join(f"{n} {k}" for k, n in part.kinds.items())
         if part.part_kinds:
             shown += " (" + ", ".join(f"{n} {k}" for k, n in part.part_kinds.items()) + ")"
-        parts.add_row(part.id + (" (bonus)" if part.bonus else ""), str(part.questions),
-                      str(part.pick), f"{part.points:g}", shown)
+        parts.add_row(
+            part.id + (" (bonus)" if part.bonus else ""),
+            str(part.questions),
+            str(part.pick),
+            f"{part.points:g}",
+            shown,
+        )
     console.print(parts)
-    for title, counts in (("kind", figures.kinds), ("problem part kind", figures.part_kinds),
-                          ("difficulty", figures.difficulty), ("topic", figures.topics)):
+    for title, counts in (
+        ("kind", figures.kinds),
+        ("problem part kind", figures.part_kinds),
+        ("difficulty", figures.difficulty),
+        ("topic", figures.topics),
+    ):
         table = Table(title=f"per {title}")
         table.add_column(title)
         table.add_column("questions", justify="right")

@@ -58,16 +58,20 @@ def run(
     jobs: Annotated[
         int, typer.Option("--jobs", "-j", min=0, help="Code-grading workers (0: one per core).")
     ] = 0,
-    force: Annotated[bool, typer.Option("--force", help="Regrade everyone, ignoring saved results.")]
-    = False,
+    force: Annotated[
+        bool, typer.Option("--force", help="Regrade everyone, ignoring saved results.")
+    ] = False,
     shard: Annotated[
         str | None,
         typer.Option("--shard", help="Grade only shard K of N (K/N); join with `grade merge`."),
     ] = None,
     only: Annotated[
         str | None,
-        typer.Option("--only", help="Regrade one printed number (1.4, 3.b) or question id; "
-                     "every other score stays as it was."),
+        typer.Option(
+            "--only",
+            help="Regrade one printed number (1.4, 3.b) or question id; "
+            "every other score stays as it was.",
+        ),
     ] = None,
     require_sandbox: Annotated[
         bool, typer.Option("--require-sandbox", help="Refuse to run student code without bwrap.")
@@ -80,8 +84,15 @@ def run(
     from mmexam.grade.engine import GradeOptions, grade_submissions, parse_shard
 
     options = GradeOptions(
-        submissions=submissions, variants=variants, bank=bank, out=out, manual=manual, jobs=jobs,
-        force=force, shard=parse_shard(shard) if shard else None, only=only,
+        submissions=submissions,
+        variants=variants,
+        bank=bank,
+        out=out,
+        manual=manual,
+        jobs=jobs,
+        force=force,
+        shard=parse_shard(shard) if shard else None,
+        only=only,
         require_sandbox=require_sandbox,
     )
     console = Console(stderr=True)
@@ -112,9 +123,15 @@ class _progress:
     """A rich progress bar fed by the core's progress events."""
 
     def __init__(self, console: Console):
-        self.bar = Progress(TextColumn("grading"), BarColumn(), MofNCompleteColumn(),
-                            TextColumn("{task.fields[student]}"), TimeRemainingColumn(),
-                            console=console, transient=True)
+        self.bar = Progress(
+            TextColumn("grading"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[student]}"),
+            TimeRemainingColumn(),
+            console=console,
+            transient=True,
+        )
         self.task = None
 
     def __enter__(self):
@@ -142,40 +159,54 @@ def show_summary(console: Console, summary, shard: tuple[int, int] | None) -> No
     results = summary.results
     info = summary.info
     table = Table(title=f"{info.course} — {info.title}: {len(results)} submissions")
-    for name, justify in (("part", "left"), ("of", "right"), ("mean", "right"),
-                          ("median", "right"), ("min", "right"), ("max", "right"),
-                          ("pending", "right")):
+    for name, justify in (
+        ("part", "left"),
+        ("of", "right"),
+        ("mean", "right"),
+        ("median", "right"),
+        ("min", "right"),
+        ("max", "right"),
+        ("pending", "right"),
+    ):
         table.add_column(name, justify=justify)
     graded = [r for r in results if r.items]
 
     def row(label: str, values: list[float], possible: float, pending: int) -> None:
         waiting = str(pending) if pending else ""
         if values:
-            table.add_row(label, f"{possible:g}", _fmt(statistics.fmean(values)),
-                          _fmt(statistics.median(values)), _fmt(min(values)), _fmt(max(values)),
-                          waiting)
+            table.add_row(
+                label,
+                f"{possible:g}",
+                _fmt(statistics.fmean(values)),
+                _fmt(statistics.median(values)),
+                _fmt(min(values)),
+                _fmt(max(values)),
+                waiting,
+            )
         else:
             table.add_row(label, f"{possible:g}", "—", "—", "—", "—", waiting)
 
     for k, part in enumerate(info.parts, start=1):
         values = [r.part_points(part.id) for r in graded]
         waiting = sum(1 for r in graded for i in r.items if i.part == part.id and i.pending)
-        row(f"{k}. {part.title}" + (" (bonus)" if part.bonus else ""), values, part.points,
-            waiting)
+        row(f"{k}. {part.title}" + (" (bonus)" if part.bonus else ""), values, part.points, waiting)
     table.add_section()
-    row("total", [r.total for r in graded], info.total_points,
-        sum(r.pending for r in graded))
+    row("total", [r.total for r in graded], info.total_points, sum(r.pending for r in graded))
     console.print(table)
     pending = sum(r.pending for r in results)
     problems = sum(1 for r in results if r.problems)
-    console.print(f"graded {summary.graded}, reused {summary.reused} saved result(s); "
-                  f"{pending} answer(s) pending review (points not counted yet: fill "
-                  f"manual/*.csv and run again); {problems} submission(s) with problems")
+    console.print(
+        f"graded {summary.graded}, reused {summary.reused} saved result(s); "
+        f"{pending} answer(s) pending review (points not counted yet: fill "
+        f"manual/*.csv and run again); {problems} submission(s) with problems"
+    )
     for note in summary.notes:
         console.print(f"[yellow]note:[/] {note}", highlight=False)
     if shard is not None:
-        console.print(f"shard {shard[0]}/{shard[1]} done: join the shards with "
-                      "`mmexam grade merge <their --out folders> --out grades`")
+        console.print(
+            f"shard {shard[0]}/{shard[1]} done: join the shards with "
+            "`mmexam grade merge <their --out folders> --out grades`"
+        )
         return
     for label, path in summary.outputs.items():
         console.print(f"{label}: {path}", highlight=False)

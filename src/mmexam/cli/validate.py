@@ -46,6 +46,8 @@ def validate(
         kinds = ", ".join(f"{n} {k}" for k, n in part.kinds.items())
         bonus = " (bonus)" if part.bonus else ""
         noun = "question" if part.questions == 1 else "questions"
-        typer.echo(f"  {part.id:<12} {part.questions:>4} {noun} ({kinds}); draws "
-                   f"{part.pick} x {each:g} = {part.points:g} points{bonus}")
+        typer.echo(
+            f"  {part.id:<12} {part.questions:>4} {noun} ({kinds}); draws "
+            f"{part.pick} x {each:g} = {part.points:g} points{bonus}"
+        )
     typer.echo(f"  parameterised: {stats.parameterised}, in practice mode: {stats.practice}")

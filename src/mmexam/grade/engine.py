@@ -114,8 +114,9 @@ def parse_shard(text: str) -> tuple[int, int]:
     try:
         k, n = (int(x) for x in text.split("/"))
     except ValueError:
-        raise GradeError(f"--shard {text!r}: write K/N, e.g. --shard 2/4 for the second of four "
-                         "shards") from None
+        raise GradeError(
+            f"--shard {text!r}: write K/N, e.g. --shard 2/4 for the second of four shards"
+        ) from None
     if not (n >= 1 and 1 <= k <= n):
         raise GradeError(f"--shard {text}: K must be between 1 and N (got K={k}, N={n})")
     return k, n
@@ -134,8 +135,9 @@ def load_manifest(path: Path) -> tuple[Manifest, str]:
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
-        raise GradeError(f"{path}: not found — run `mmexam build` first, or pass --variants "
-                         "build/variants.json") from None
+        raise GradeError(
+            f"{path}: not found — run `mmexam build` first, or pass --variants build/variants.json"
+        ) from None
     except OSError as error:
         raise GradeError(f"{path}: cannot be read ({error.strerror})") from None
     try:
@@ -143,8 +145,10 @@ def load_manifest(path: Path) -> tuple[Manifest, str]:
     except ValidationError as error:
         first = error.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
-        raise GradeError(f"{path}: not a variants.json written by `mmexam build` ({where}: "
-                         f"{first['msg']}) — rebuild it") from None
+        raise GradeError(
+            f"{path}: not a variants.json written by `mmexam build` ({where}: "
+            f"{first['msg']}) — rebuild it"
+        ) from None
     return manifest, hashlib.sha256(raw).hexdigest()
 
 
@@ -192,31 +196,47 @@ class Exam:
             for item in student.items:
                 q = questions.get(item.question)
                 if q is None:
-                    problems.append(f"question '{item.question}' (item {item.number} of "
-                                    f"{student.id}) is not in the bank")
+                    problems.append(
+                        f"question '{item.question}' (item {item.number} of "
+                        f"{student.id}) is not in the bank"
+                    )
                     continue
-                body = q.parts[item.subpart] if item.subpart is not None and q.kind == "problem" \
-                    and item.subpart < len(q.parts) else (q if item.subpart is None else None)
+                body = (
+                    q.parts[item.subpart]
+                    if item.subpart is not None
+                    and q.kind == "problem"
+                    and item.subpart < len(q.parts)
+                    else (q if item.subpart is None else None)
+                )
                 if body is None or body.kind != item.kind:
-                    problems.append(f"item {item.number} of {student.id} is a {item.kind} but the "
-                                    f"bank's '{item.question}' no longer matches it")
+                    problems.append(
+                        f"item {item.number} of {student.id} is a {item.kind} but the "
+                        f"bank's '{item.question}' no longer matches it"
+                    )
                     continue
                 options = getattr(body, "options", None)
-                if item.options is not None and (options is None or
-                                                 sorted(item.options) != list(range(len(options)))):
-                    problems.append(f"item {item.number} of {student.id}: the bank's "
-                                    f"'{item.question}' has a different number of options now")
+                if item.options is not None and (
+                    options is None or sorted(item.options) != list(range(len(options)))
+                ):
+                    problems.append(
+                        f"item {item.number} of {student.id}: the bank's "
+                        f"'{item.question}' has a different number of options now"
+                    )
             if len(problems) >= 5:
                 break
         if problems:
-            raise GradeError(f"variants.json does not match the bank: {problems[0]}"
-                             + (f" (and {len(problems) - 1} more)" if len(problems) > 1 else "")
-                             + " — grade with the bank the exam was built from, or rebuild")
+            raise GradeError(
+                f"variants.json does not match the bank: {problems[0]}"
+                + (f" (and {len(problems) - 1} more)" if len(problems) > 1 else "")
+                + " — grade with the bank the exam was built from, or rebuild"
+            )
         for qid, old in sorted(self.manifest.question_hashes.items()):
             q = questions.get(qid)
             if q is not None and self.digest(qid) != old:
-                self.warnings.append(f"question '{qid}' changed since the exam was built; "
-                                     "its items were graded with the current bank")
+                self.warnings.append(
+                    f"question '{qid}' changed since the exam was built; "
+                    "its items were graded with the current bank"
+                )
 
     def digest(self, qid: str) -> str:
         if qid not in self._digests:
@@ -262,12 +282,18 @@ class Exam:
                 question = self.bank.questions[item.question]
                 body = question.parts[item.subpart] if item.subpart is not None else question
                 tasks[body.task] = self.task_digest(body.task)
-        return Fingerprint(submission=submission.digest(), variant=variant,
-                           questions=dict(sorted(questions.items())), tasks=dict(sorted(tasks.items())))
+        return Fingerprint(
+            submission=submission.digest(),
+            variant=variant,
+            questions=dict(sorted(questions.items())),
+            tasks=dict(sorted(tasks.items())),
+        )
 
     def parts(self) -> list[PartInfo]:
-        return [PartInfo(id=p.id, title=p.title, points=p.points, bonus=p.bonus)
-                for p in self.bank.blueprint.parts]
+        return [
+            PartInfo(id=p.id, title=p.title, points=p.points, bonus=p.bonus)
+            for p in self.bank.blueprint.parts
+        ]
 
 
 def matches_only(item: Item, only: str | None) -> bool:
@@ -317,18 +343,24 @@ def prepare(exam: Exam, work: Work) -> None:
             work.code_files[body.task] = (source, name)
 
 
-def assemble(exam: Exam, work: Work, code: dict[str, CodeOutcome], retry: bool = False) -> StudentResult:
+def assemble(
+    exam: Exam, work: Work, code: dict[str, CodeOutcome], retry: bool = False
+) -> StudentResult:
     """Score every selected item; keep the cached result for the others (--only)."""
     sub = work.submission
     student = work.student
     if student is None:
         problems = list(sub.problems)
-        problems.append(SubmissionProblem(
-            where=work.entry.path.name,
-            message=f"student '{sub.id}' is not in variants.json — the folder (or zip) must be "
-                    "named by a student id from the roster"))
-        return StudentResult(id=sub.id, source=sub.kind, problems=problems,
-                             fingerprint=work.fingerprint)
+        problems.append(
+            SubmissionProblem(
+                where=work.entry.path.name,
+                message=f"student '{sub.id}' is not in variants.json — the folder (or zip) must be "
+                "named by a student id from the roster",
+            )
+        )
+        return StudentResult(
+            id=sub.id, source=sub.kind, problems=problems, fingerprint=work.fingerprint
+        )
     answers = work.answers or Answers()
     cached = {i.number: i for i in work.cached.items} if work.cached else {}
     items: list[ItemResult] = []
@@ -345,33 +377,54 @@ def assemble(exam: Exam, work: Work, code: dict[str, CodeOutcome], retry: bool =
             if task in code:
                 outcome = code[task]
             else:
-                outcome = CodeOutcome(filename=work.missing.get(task, f"{task}.py"), submitted=False)
-        scored = score_item(item, body, answers.by_number.get(item.number), context=context,
-                            code=outcome, filename=work.answers_name)
+                outcome = CodeOutcome(
+                    filename=work.missing.get(task, f"{task}.py"), submitted=False
+                )
+        scored = score_item(
+            item,
+            body,
+            answers.by_number.get(item.number),
+            context=context,
+            code=outcome,
+            filename=work.answers_name,
+        )
         items.append(scored.result)
         problems.extend(scored.problems)
     selected = {i.number for i, _, _ in exam.paper(student).items if work.select(i)}
     extra = list(sub.problems) + list(answers.problems)
     if answers_file(sub) is None:
-        extra.append(SubmissionProblem(where=ANSWERS, message="not submitted: no answers were "
-                                       "read (code files are still graded)"))
+        extra.append(
+            SubmissionProblem(
+                where=ANSWERS,
+                message="not submitted: no answers were read (code files are still graded)",
+            )
+        )
     for number, answer in sorted(answers.by_number.items(), key=lambda kv: kv[1].line):
         if number not in numbers:
             sample = ", ".join(sorted(numbers, key=_number_key)[:3])
-            extra.append(SubmissionProblem(
-                where=f"{work.answers_name}:{answer.line}", number=number,
-                message=f"{number} is not a question number on your paper; its answer was ignored "
-                        f"(numbers look like {sample}, …)"))
+            extra.append(
+                SubmissionProblem(
+                    where=f"{work.answers_name}:{answer.line}",
+                    number=number,
+                    message=f"{number} is not a question number on your paper; its answer was ignored "
+                    f"(numbers look like {sample}, …)",
+                )
+            )
     if work.cached and work.select is not _all:
-        kept = [p for p in work.cached.problems if p.number is not None and p.number not in selected]
+        kept = [
+            p for p in work.cached.problems if p.number is not None and p.number not in selected
+        ]
         problems = kept + [p for p in problems if p.number in selected]
         extra = [p for p in extra if p.number is None or p.number in selected]
     for task, outcome in sorted(code.items()):
         if outcome.failure:
-            extra.append(SubmissionProblem(
-                where=outcome.filename,
-                message=f"the grader failed while running this file ({outcome.failure}); it is "
-                        "not graded yet — run mmexam grade again (this is not your fault)"))
+            extra.append(
+                SubmissionProblem(
+                    where=outcome.filename,
+                    message=f"the grader failed while running this file ({outcome.failure}); it is "
+                    "not graded yet — run mmexam grade again (this is not your fault)",
+                )
+            )
     all_problems = _dedupe(extra + problems)
     fingerprint = work.fingerprint
     if work.cached and work.select is not _all and work.cached.fingerprint is not None:
@@ -385,8 +438,16 @@ def assemble(exam: Exam, work: Work, code: dict[str, CodeOutcome], retry: bool =
                 if item.kind == "code":
                     tasks[body.task] = fingerprint.tasks[body.task]
         fingerprint = old.model_copy(update={"questions": questions, "tasks": tasks})
-    return StudentResult(id=sub.id, name=student.name, variant=student.variant, source=sub.kind,
-                         items=items, problems=all_problems, fingerprint=fingerprint, retry=retry)
+    return StudentResult(
+        id=sub.id,
+        name=student.name,
+        variant=student.variant,
+        source=sub.kind,
+        items=items,
+        problems=all_problems,
+        fingerprint=fingerprint,
+        retry=retry,
+    )
 
 
 def _dedupe(problems: list[SubmissionProblem]) -> list[SubmissionProblem]:
@@ -419,8 +480,7 @@ def grade_code_job(sandbox, job: dict) -> dict:
     with sandbox.session(job["student"]):  # one student's files share one sandboxed child
         for task, (source, filename) in sorted(job["files"].items()):
             try:
-                result = run_checks(task, source, hidden=True, sandbox=sandbox,
-                                    filename=filename)
+                result = run_checks(task, source, hidden=True, sandbox=sandbox, filename=filename)
             except Exception as error:  # noqa: BLE001 — a grader failure costs this task only
                 tasks[task] = {"failure": f"{type(error).__name__}: {error}"}
             else:
@@ -434,18 +494,26 @@ def outcome_from(task_result: dict, filename: str) -> CodeOutcome:
     if "failure" in task_result:
         return CodeOutcome(filename=filename, submitted=True, failure=task_result["failure"])
     checks = tuple(
-        CodeCheck(name=c["name"], function=c["function"], score=float(c["score"]),
-                  max_score=float(c["max_score"]), passed=bool(c["passed"]),
-                  message=c.get("message") or "", visibility=c.get("visibility", "hidden"),
-                  skipped=bool(c.get("skipped", False)))
+        CodeCheck(
+            name=c["name"],
+            function=c["function"],
+            score=float(c["score"]),
+            max_score=float(c["max_score"]),
+            passed=bool(c["passed"]),
+            message=c.get("message") or "",
+            visibility=c.get("visibility", "hidden"),
+            skipped=bool(c.get("skipped", False)),
+        )
         for c in task_result.get("checks", [])
     )
-    return CodeOutcome(filename=filename, submitted=True, load_error=task_result.get("load_error"),
-                       checks=checks)
+    return CodeOutcome(
+        filename=filename, submitted=True, load_error=task_result.get("load_error"), checks=checks
+    )
 
 
-def run_code(jobs: list[dict], workers: int, limits, require_sandbox: bool) -> Iterator[
-        tuple[str, dict | None, str | None]]:
+def run_code(
+    jobs: list[dict], workers: int, limits, require_sandbox: bool
+) -> Iterator[tuple[str, dict | None, str | None]]:
     """Yield (student, task results or None, why it failed) as the sandboxed workers finish."""
     if not jobs:
         return
@@ -459,8 +527,15 @@ def run_code(jobs: list[dict], workers: int, limits, require_sandbox: bool) -> I
     with warnings.catch_warnings():
         # the run reports a missing bwrap once, as a note in its summary and report
         warnings.simplefilter("ignore", SandboxWarning)
-        for done in map_in_workers(grade_code_job, jobs, workers, limits, ordered=False,
-                                   require_sandbox=require_sandbox, item_timeout=timeout):
+        for done in map_in_workers(
+            grade_code_job,
+            jobs,
+            workers,
+            limits,
+            ordered=False,
+            require_sandbox=require_sandbox,
+            item_timeout=timeout,
+        ):
             student = jobs[done.index]["student"]
             if done.ok and isinstance(done.value, dict):
                 yield student, done.value["tasks"], None
@@ -479,15 +554,20 @@ def grade_submissions(opts: GradeOptions, progress: ProgressFn | None = None) ->
 
     tell = progress or (lambda _p: None)
     if not opts.submissions.is_dir():
-        raise GradeError(f"{opts.submissions}: not a folder of submissions — pass the folder that "
-                         "holds one folder or .zip per student")
+        raise GradeError(
+            f"{opts.submissions}: not a folder of submissions — pass the folder that "
+            "holds one folder or .zip per student"
+        )
     manifest, manifest_sha = load_manifest(opts.variants)
     bank = load_bank(opts.bank or DEFAULT_BANK)
     exam = Exam(bank, manifest, manifest_sha)
-    if opts.only is not None and not any(matches_only(i, opts.only) for s in manifest.students
-                                         for i in s.items):
-        raise GradeError(f"--only {opts.only}: no item has that number or question id on any "
-                         "paper — numbers look like 1.3 or 3.a")
+    if opts.only is not None and not any(
+        matches_only(i, opts.only) for s in manifest.students for i in s.items
+    ):
+        raise GradeError(
+            f"--only {opts.only}: no item has that number or question id on any "
+            "paper — numbers look like 1.3 or 3.a"
+        )
     max_points = _review_max_points(exam)
     sheets = manual.read_sheets(opts.manual, max_points) if opts.shard is None else {}
 
@@ -505,15 +585,25 @@ def grade_submissions(opts: GradeOptions, progress: ProgressFn | None = None) ->
         student = exam.students.get(entry.id)
         fingerprint = exam.fingerprint(student, sub)
         cached = None if opts.force else load_result(result_path(opts.out, entry.id))
-        if cached is not None and not cached.retry and opts.only is None \
-                and cached.fingerprint == fingerprint:
+        if (
+            cached is not None
+            and not cached.retry
+            and opts.only is None
+            and cached.fingerprint == fingerprint
+        ):
             results[entry.id] = cached
             reused += 1
             tell(Progress("student", student=entry.id, reused=True))
             continue
         partial = opts.only is not None and cached is not None and not cached.retry
-        work = Work(entry, sub, student, fingerprint, cached if partial else None,
-                    select if partial else _all)
+        work = Work(
+            entry,
+            sub,
+            student,
+            fingerprint,
+            cached if partial else None,
+            select if partial else _all,
+        )
         if partial and student is not None and not any(select(i) for i in student.items):
             results[entry.id] = cached
             reused += 1
@@ -547,28 +637,49 @@ def grade_submissions(opts: GradeOptions, progress: ProgressFn | None = None) ->
     for student_id, tasks, failure in run_code(jobs, workers, opts.limits, opts.require_sandbox):
         work = waiting.pop(student_id)
         if tasks is None:
-            code = {task: CodeOutcome(filename=name, submitted=True, failure=failure)
-                    for task, (_, name) in work.code_files.items()}
+            code = {
+                task: CodeOutcome(filename=name, submitted=True, failure=failure)
+                for task, (_, name) in work.code_files.items()
+            }
         else:
             code = {task: outcome_from(tasks[task], work.code_files[task][1]) for task in tasks}
         finish(work, code, retry=any(o.failure for o in code.values()))
     for work in waiting.values():  # a pool that stopped early: grade them next time
-        finish(work, {task: CodeOutcome(filename=name, submitted=True,
-                                        failure="the grading workers stopped")
-                      for task, (_, name) in work.code_files.items()}, retry=True)
+        finish(
+            work,
+            {
+                task: CodeOutcome(
+                    filename=name, submitted=True, failure="the grading workers stopped"
+                )
+                for task, (_, name) in work.code_files.items()
+            },
+            retry=True,
+        )
 
     graded_ids = sorted(results)
     submitted = {e.id for e in entries}
     absent = sorted(s for s in exam.students if in_shard(s, opts.shard) and s not in submitted)
-    info = RunInfo(course=bank.blueprint.course, title=bank.blueprint.title,
-                   total_points=bank.blueprint.total_points,
-                   bonus_points=bank.blueprint.bonus_points, parts=exam.parts(),
-                   manifest=manifest_sha, shard=opts.shard, students=graded_ids,
-                   absent=absent,
-                   warnings=exam.warnings + notes)
+    info = RunInfo(
+        course=bank.blueprint.course,
+        title=bank.blueprint.title,
+        total_points=bank.blueprint.total_points,
+        bonus_points=bank.blueprint.bonus_points,
+        parts=exam.parts(),
+        manifest=manifest_sha,
+        shard=opts.shard,
+        students=graded_ids,
+        absent=absent,
+        warnings=exam.warnings + notes,
+    )
     ordered = [results[i] for i in graded_ids]
-    summary = GradeSummary(info=info, results=ordered, graded=len(works), reused=reused,
-                           notes=list(exam.warnings) + notes, isolation=isolation)
+    summary = GradeSummary(
+        info=info,
+        results=ordered,
+        graded=len(works),
+        reused=reused,
+        notes=list(exam.warnings) + notes,
+        isolation=isolation,
+    )
     atomic_write(run_info_path(opts.out, opts.shard), dump_json(info))
     if opts.shard is not None:
         return summary
@@ -586,8 +697,11 @@ def _review_max_points(exam: Exam) -> dict[str, float]:
     for student in exam.manifest.students:
         for item in student.items:
             if item.kind in ("short_answer", "open"):
-                key = item.question if item.subpart is None else \
-                    f"{item.question}.{chr(ord('a') + item.subpart)}"
+                key = (
+                    item.question
+                    if item.subpart is None
+                    else f"{item.question}.{chr(ord('a') + item.subpart)}"
+                )
                 found[key] = max(found.get(key, 0.0), item.points)
     return found
 
@@ -604,52 +718,67 @@ def merge_shards(shard_dirs: list[Path], out: Path, manual_dir: Path) -> GradeSu
     for folder in shard_dirs:
         found = sorted(folder.glob("shard-*-of-*.json"))
         if not found:
-            raise GradeError(f"{folder}: no shard-K-of-N.json — pass the --out folders of "
-                             "`mmexam grade --shard K/N` runs")
+            raise GradeError(
+                f"{folder}: no shard-K-of-N.json — pass the --out folders of "
+                "`mmexam grade --shard K/N` runs"
+            )
         for path in found:
             try:
                 info = RunInfo.model_validate_json(path.read_text(encoding="utf-8"))
             except (ValidationError, OSError, UnicodeDecodeError) as error:
-                raise GradeError(f"{path}: unreadable shard record ({error.__class__.__name__}) — "
-                                 "grade that shard again") from None
+                raise GradeError(
+                    f"{path}: unreadable shard record ({error.__class__.__name__}) — "
+                    "grade that shard again"
+                ) from None
             k, n = info.shard
             if total is not None and n != total:
                 raise GradeError(f"{path}: shard {k}/{n} does not belong with shards of {total}")
             total = n
             if k in infos and infos[k][0].manifest != info.manifest:
-                raise GradeError(f"{path}: shard {k}/{n} appears twice with different variants.json")
+                raise GradeError(
+                    f"{path}: shard {k}/{n} appears twice with different variants.json"
+                )
             infos[k] = (info, folder)
     missing = [k for k in range(1, (total or 0) + 1) if k not in infos]
     if missing:
-        raise GradeError("missing shard(s) " + ", ".join(f"{k}/{total}" for k in missing)
-                         + " — grade them with `mmexam grade --shard K/N` and pass their folders")
+        raise GradeError(
+            "missing shard(s) "
+            + ", ".join(f"{k}/{total}" for k in missing)
+            + " — grade them with `mmexam grade --shard K/N` and pass their folders"
+        )
     manifests = {info.manifest for info, _ in infos.values()}
     if len(manifests) > 1:
-        raise GradeError("the shards were graded against different variants.json files — "
-                         "grade every shard with the same build")
+        raise GradeError(
+            "the shards were graded against different variants.json files — "
+            "grade every shard with the same build"
+        )
     results: dict[str, StudentResult] = {}
     for k in sorted(infos):
         info, folder = infos[k]
         for sid in info.students:
             result = load_result(result_path(folder, sid))
             if result is None:
-                raise GradeError(f"{result_path(folder, sid)}: missing or unreadable — grade shard "
-                                 f"{k}/{total} again")
+                raise GradeError(
+                    f"{result_path(folder, sid)}: missing or unreadable — grade shard "
+                    f"{k}/{total} again"
+                )
             results[sid] = result
             if folder.resolve() != out.resolve():
                 save_result(out, result)
     first = infos[min(infos)][0]
     warnings = sorted({w for info, _ in infos.values() for w in info.warnings})
     absent = sorted({a for info, _ in infos.values() for a in info.absent})
-    info = first.model_copy(update={"shard": None, "students": sorted(results), "warnings": warnings,
-                                    "absent": absent})
+    info = first.model_copy(
+        update={"shard": None, "students": sorted(results), "warnings": warnings, "absent": absent}
+    )
     atomic_write(run_info_path(out, None), dump_json(info))
     max_points = {}
     for result in results.values():
         for item in result.items:
             if item.kind in ("short_answer", "open"):
-                max_points[item.review_key] = max(max_points.get(item.review_key, 0), item.max_points)
+                max_points[item.review_key] = max(
+                    max_points.get(item.review_key, 0), item.max_points
+                )
     sheets = manual.read_sheets(manual_dir, max_points)
-    summary = GradeSummary(info=info, results=[results[i] for i in sorted(results)],
-                           notes=warnings)
+    summary = GradeSummary(info=info, results=[results[i] for i in sorted(results)], notes=warnings)
     return outputs.finish(summary, out, manual_dir, sheets)

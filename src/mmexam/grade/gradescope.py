@@ -60,8 +60,13 @@ def item_output(item: ItemResult) -> str:
         lines.append("Pending: a TA has not reviewed this answer yet.")
     messages = [plain(m) if choice else m for m in item.messages]
     explained = any(m.startswith("Expected") for m in messages)
-    if item.expected and item.kind != "code" and not item.pending and not explained \
-            and (item.points or 0) < item.max_points:
+    if (
+        item.expected
+        and item.kind != "code"
+        and not item.pending
+        and not explained
+        and (item.points or 0) < item.max_points
+    ):
         expected = plain(item.expected) if choice or item.kind == "short_answer" else item.expected
         lines.append(f"Expected: {expected}")
     lines.extend(messages)
@@ -97,11 +102,14 @@ def to_gradescope(result: StudentResult) -> dict:
             test["score"] = _round(item.points or 0.0)
             test["max_score"] = _round(item.max_points)
         tests.append(test)
-    summary = [f"{fmt_points(result.total)} points" + (f" + {fmt_points(result.bonus_total)} bonus"
-                                                        if result.bonus_total else "")]
+    summary = [
+        f"{fmt_points(result.total)} points"
+        + (f" + {fmt_points(result.bonus_total)} bonus" if result.bonus_total else "")
+    ]
     if result.pending:
-        summary.append(f"{result.pending} answer(s) still wait for manual review and are not "
-                       "counted yet.")
+        summary.append(
+            f"{result.pending} answer(s) still wait for manual review and are not counted yet."
+        )
     if result.problems:
         summary.append("Problems with your submission:")
         summary.extend(f"- {p.line()}" for p in result.problems)

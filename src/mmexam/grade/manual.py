@@ -34,8 +34,17 @@ from mmexam.errors import GradeError
 from mmexam.grade.results import ItemResult, StudentResult, atomic_write
 from mmexam.grade.scoring import fmt_points
 
-COLUMNS = ["group", "student", "number", "answer", "suggested", "matched", "max_points", "points",
-           "comment"]
+COLUMNS = [
+    "group",
+    "student",
+    "number",
+    "answer",
+    "suggested",
+    "matched",
+    "max_points",
+    "points",
+    "comment",
+]
 SIMILARITY = 0.75
 """Jaccard similarity of character trigrams above which two answers share a group."""
 
@@ -86,8 +95,9 @@ def read_sheet(path: Path, key: str, max_points: float | None = None) -> Sheet:
     try:
         text = path.read_bytes().decode("utf-8-sig")
     except UnicodeDecodeError as error:
-        raise GradeError(f"{path}: not UTF-8 (byte offset {error.start}) — save the sheet as "
-                         "UTF-8 CSV") from None
+        raise GradeError(
+            f"{path}: not UTF-8 (byte offset {error.start}) — save the sheet as UTF-8 CSV"
+        ) from None
     except OSError as error:
         raise GradeError(f"{path}: cannot be read ({error.strerror})") from None
     first = text.split("\n", 1)[0]
@@ -95,8 +105,10 @@ def read_sheet(path: Path, key: str, max_points: float | None = None) -> Sheet:
     reader = csv.DictReader(io.StringIO(text, newline=""), delimiter=delimiter)
     header = [h.strip().lower() for h in (reader.fieldnames or [])]
     if "student" not in header or "points" not in header:
-        raise GradeError(f"{path}:1: a review sheet needs the columns 'student' and 'points' "
-                         f"(found: {', '.join(header) or 'none'}) — restore the header row")
+        raise GradeError(
+            f"{path}:1: a review sheet needs the columns 'student' and 'points' "
+            f"(found: {', '.join(header) or 'none'}) — restore the header row"
+        )
     reader.fieldnames = header
     sheet = Sheet(key, path)
     last = reader.line_num
@@ -111,8 +123,10 @@ def read_sheet(path: Path, key: str, max_points: float | None = None) -> Sheet:
             try:
                 points = float(raw.replace(",", "."))
             except ValueError:
-                raise GradeError(f"{path}:{line}: points {raw!r} for {student} is not a number — "
-                                 "write e.g. 3 or 2.5, or leave it empty") from None
+                raise GradeError(
+                    f"{path}:{line}: points {raw!r} for {student} is not a number — "
+                    "write e.g. 3 or 2.5, or leave it empty"
+                ) from None
             limit = max_points
             if limit is None:
                 try:
@@ -120,7 +134,9 @@ def read_sheet(path: Path, key: str, max_points: float | None = None) -> Sheet:
                 except ValueError:
                     limit = None
             if points < 0 or (limit is not None and points > limit + 1e-9):
-                bound = f"between 0 and {fmt_points(limit)}" if limit is not None else "not negative"
+                bound = (
+                    f"between 0 and {fmt_points(limit)}" if limit is not None else "not negative"
+                )
                 raise GradeError(f"{path}:{line}: points {raw} for {student} must be {bound}")
         comment = (row.get("comment") or "").strip() or None
         if student in sheet.rows and sheet.rows[student].points is not None and points is None:
@@ -134,7 +150,7 @@ def read_sheet(path: Path, key: str, max_points: float | None = None) -> Sheet:
 
 def _trigrams(normalised: str) -> frozenset[str]:
     padded = f" {normalised} "
-    return frozenset(padded[i:i + 3] for i in range(max(1, len(padded) - 2)))
+    return frozenset(padded[i : i + 3] for i in range(max(1, len(padded) - 2)))
 
 
 def group_answers(answers: dict[str, str]) -> list[list[str]]:
@@ -167,8 +183,11 @@ def group_answers(answers: dict[str, str]) -> list[list[str]]:
             home.append(text)
     ordered = []
     for _, texts in groups:
-        ids = [student for text in sorted(texts, key=lambda t: (-len(by_text[t]), t))
-               for student in by_text[text]]
+        ids = [
+            student
+            for text in sorted(texts, key=lambda t: (-len(by_text[t]), t))
+            for student in by_text[text]
+        ]
         ordered.append(ids)
     ordered.sort(key=lambda ids: -len(ids))
     return ordered
@@ -187,8 +206,9 @@ def review_items(results: list[StudentResult]) -> dict[str, list[tuple[StudentRe
     return dict(found)
 
 
-def apply_reviews(results: list[StudentResult], sheets: dict[str, Sheet]) -> tuple[
-        list[StudentResult], list[str]]:
+def apply_reviews(
+    results: list[StudentResult], sheets: dict[str, Sheet]
+) -> tuple[list[StudentResult], list[str]]:
     """Lay the TAs' points over the automatic results; unreviewed items stay pending."""
     notes: list[str] = []
     resolved: dict[tuple[str, str], Review] = {}
@@ -201,8 +221,11 @@ def apply_reviews(results: list[StudentResult], sheets: dict[str, Sheet]) -> tup
         for student, text in answers.items():
             by_norm[normalise_answer(text)].append(student)
         for norm, students in by_norm.items():
-            filled = {s: sheet.rows[s] for s in students if s in sheet.rows
-                      and sheet.rows[s].points is not None}
+            filled = {
+                s: sheet.rows[s]
+                for s in students
+                if s in sheet.rows and sheet.rows[s].points is not None
+            }
             values = {r.points for r in filled.values()}
             for student in students:
                 own = sheet.rows.get(student)
@@ -210,25 +233,38 @@ def apply_reviews(results: list[StudentResult], sheets: dict[str, Sheet]) -> tup
                     resolved[(student, key)] = own
                 elif len(values) == 1:
                     source = filled[min(filled)]
-                    resolved[(student, key)] = Review(source.points, own.comment if own else
-                                                      source.comment, answers[student], source.line)
+                    resolved[(student, key)] = Review(
+                        source.points,
+                        own.comment if own else source.comment,
+                        answers[student],
+                        source.line,
+                    )
                 elif len(values) > 1:
-                    notes.append(f"{sheet.path}: {student} left empty, and the identical answers of "
-                                 f"{', '.join(sorted(filled))} got different points; still pending")
+                    notes.append(
+                        f"{sheet.path}: {student} left empty, and the identical answers of "
+                        f"{', '.join(sorted(filled))} got different points; still pending"
+                    )
             for student in students:
                 own = sheet.rows.get(student)
-                if own is not None and own.points is not None and own.answer.strip() \
-                        and normalise_answer(own.answer) != norm:
-                    notes.append(f"{sheet.path}:{own.line}: {student}'s answer changed since "
-                                 "it was reviewed; the reviewed points still apply — check it")
+                if (
+                    own is not None
+                    and own.points is not None
+                    and own.answer.strip()
+                    and normalise_answer(own.answer) != norm
+                ):
+                    notes.append(
+                        f"{sheet.path}:{own.line}: {student}'s answer changed since "
+                        "it was reviewed; the reviewed points still apply — check it"
+                    )
     merged = []
     for result in results:
         items = []
         for item in result.items:
             review = resolved.get((result.id, item.review_key))
             if item.status in ("review", "manual") and review is not None:
-                item = item.model_copy(update={"points": review.points, "status": "manual",
-                                               "comment": review.comment})
+                item = item.model_copy(
+                    update={"points": review.points, "status": "manual", "comment": review.comment}
+                )
             items.append(item)
         merged.append(result.model_copy(update={"items": items}))
     return merged, notes
@@ -245,8 +281,9 @@ def safe_cell(text: str) -> str:
     return "'" + text if text.startswith(_FORMULA_START) else text
 
 
-def render_sheet(key: str, pairs: list[tuple[StudentResult, ItemResult]],
-                 previous: Sheet | None) -> str:
+def render_sheet(
+    key: str, pairs: list[tuple[StudentResult, ItemResult]], previous: Sheet | None
+) -> str:
     """The CSV text of one sheet, grouped, keeping what the TA already filled."""
     answers = {r.id: item.answer or "" for r, item in pairs}
     items = {r.id: item for r, item in pairs}
@@ -257,28 +294,43 @@ def render_sheet(key: str, pairs: list[tuple[StudentResult, ItemResult]],
         for student in students:
             item = items[student]
             old = previous.rows.get(student) if previous else None
-            writer.writerow([
-                group,
-                student,
-                item.number,
-                safe_cell(answers[student]),
-                "" if item.suggested is None else fmt_points(item.suggested),
-                "; ".join(item.matched),
-                fmt_points(item.max_points),
-                "" if old is None or old.points is None else fmt_points(old.points),
-                (old.comment or "") if old else "",
-            ])
+            writer.writerow(
+                [
+                    group,
+                    student,
+                    item.number,
+                    safe_cell(answers[student]),
+                    "" if item.suggested is None else fmt_points(item.suggested),
+                    "; ".join(item.matched),
+                    fmt_points(item.max_points),
+                    "" if old is None or old.points is None else fmt_points(old.points),
+                    (old.comment or "") if old else "",
+                ]
+            )
     if previous:
         for student in sorted(previous.rows):
             old = previous.rows[student]
             if student in answers or (old.points is None and not old.comment):
                 continue
-            writer.writerow(["", student, "", safe_cell(old.answer), "", "", "",
-                             "" if old.points is None else fmt_points(old.points), old.comment or ""])
+            writer.writerow(
+                [
+                    "",
+                    student,
+                    "",
+                    safe_cell(old.answer),
+                    "",
+                    "",
+                    "",
+                    "" if old.points is None else fmt_points(old.points),
+                    old.comment or "",
+                ]
+            )
     return out.getvalue()
 
 
-def write_sheets(manual: Path, results: list[StudentResult], sheets: dict[str, Sheet]) -> list[Path]:
+def write_sheets(
+    manual: Path, results: list[StudentResult], sheets: dict[str, Sheet]
+) -> list[Path]:
     """Write (or refresh) one sheet per question that needs review."""
     written = []
     for key, pairs in sorted(review_items(results).items()):

@@ -108,14 +108,22 @@ def question_stats(results: list[StudentResult]) -> list[QuestionStats]:
         shares = [(i.points or 0.0) / i.max_points if i.max_points else 0.0 for _, i in graded]
         rest = [r.total + r.bonus_total - (i.points or 0.0) for r, i in graded]
         mean = statistics.fmean([i.points or 0.0 for _, i in graded]) if graded else None
-        stats.append(QuestionStats(
-            key=key, question=first.question, kind=first.kind, part=first.part,
-            numbers=sorted({i.number for _, i in pairs}),
-            max_points=max(i.max_points for _, i in pairs), n=len(graded),
-            pending=len(pairs) - len(graded), mean=mean,
-            difficulty=statistics.fmean(shares) if shares else None,
-            discrimination=pearson(shares, rest), text=first.text,
-        ))
+        stats.append(
+            QuestionStats(
+                key=key,
+                question=first.question,
+                kind=first.kind,
+                part=first.part,
+                numbers=sorted({i.number for _, i in pairs}),
+                max_points=max(i.max_points for _, i in pairs),
+                n=len(graded),
+                pending=len(pairs) - len(graded),
+                mean=mean,
+                difficulty=statistics.fmean(shares) if shares else None,
+                discrimination=pearson(shares, rest),
+                text=first.text,
+            )
+        )
     return stats
 
 
@@ -125,8 +133,12 @@ def option_stats(results: list[StudentResult]) -> list[OptionStats]:
         for item in r.items:
             if item.kind != "mcq" or item.option_count is None or item.key is None:
                 continue
-            entry = found.setdefault(item.review_key, OptionStats(
-                key=item.review_key, counts=[0] * item.option_count, blank=0, answer=item.key))
+            entry = found.setdefault(
+                item.review_key,
+                OptionStats(
+                    key=item.review_key, counts=[0] * item.option_count, blank=0, answer=item.key
+                ),
+            )
             if item.chosen:
                 for j in item.chosen:
                     if 0 <= j < len(entry.counts):
@@ -148,8 +160,9 @@ def check_stats(results: list[StudentResult]) -> list[CheckStats]:
                 if (r.id, *key) in counted:
                     continue
                 counted.add((r.id, *key))
-                entry = seen.setdefault(key, CheckStats(item.code_task or "", c.name, c.function,
-                                                        c.visibility, 0, 0))
+                entry = seen.setdefault(
+                    key, CheckStats(item.code_task or "", c.name, c.function, c.visibility, 0, 0)
+                )
                 entry.total += 1
                 entry.failed += 0 if c.passed else 1
     return sorted(seen.values(), key=lambda c: (-c.rate, c.task, c.name))
@@ -205,8 +218,13 @@ def plot_parts(info: RunInfo, results: list[StudentResult]) -> str:
             labels.append(f"{k}. {part.title}" + (" (bonus)" if part.bonus else ""))
             data.append(values)
     if data:
-        ax.boxplot(data, widths=0.6, medianprops={"color": "#b42318"},
-                   flierprops={"markersize": 3}, **_horizontal_box(labels))
+        ax.boxplot(
+            data,
+            widths=0.6,
+            medianprops={"color": "#b42318"},
+            flierprops={"markersize": 3},
+            **_horizontal_box(labels),
+        )
         ax.invert_yaxis()
     ax.set_xlim(-2, 102)
     ax.set_xlabel("points earned (% of the part's graded points)")
@@ -233,8 +251,13 @@ def plot_questions(stats: list[QuestionStats]) -> str:
     ax.scatter([s.difficulty for s in points], [s.discrimination for s in points], c=colors, s=28)
     for s in points:
         if s.flagged:
-            ax.annotate(s.key, (s.difficulty, s.discrimination), fontsize=7,
-                        xytext=(4, 2), textcoords="offset points")
+            ax.annotate(
+                s.key,
+                (s.difficulty, s.discrimination),
+                fontsize=7,
+                xytext=(4, 2),
+                textcoords="offset points",
+            )
     ax.axhline(LOW_DISCRIMINATION, color="#888", linewidth=0.8, linestyle=":")
     ax.set_xlim(-0.05, 1.05)
     ax.set_ylim(-1.05, 1.05)
@@ -255,8 +278,9 @@ def plot_options(options: list[OptionStats]) -> str:
             total = sum(o.counts) + o.blank
             if j < len(o.counts):
                 count = o.counts[j]
-                color = "#1f7a3f" if j in o.answer else (
-                    "#b42318" if j in o.suspicious else "#b8c2cc")
+                color = (
+                    "#1f7a3f" if j in o.answer else ("#b42318" if j in o.suspicious else "#b8c2cc")
+                )
             elif j == width:
                 count, color = o.blank, "#eef0f2"
             else:
@@ -268,16 +292,26 @@ def plot_options(options: list[OptionStats]) -> str:
             lefts.append(left[y])
             colors.append(color)
             if j < len(o.counts) and count / total >= 0.06:
-                ax.text(left[y] + count / total / 2, y, chr(97 + j), ha="center", va="center",
-                        fontsize=7, color="#1d232b" if color == "#b8c2cc" else "white")
+                ax.text(
+                    left[y] + count / total / 2,
+                    y,
+                    chr(97 + j),
+                    ha="center",
+                    va="center",
+                    fontsize=7,
+                    color="#1d232b" if color == "#b8c2cc" else "white",
+                )
             left[y] += count / total
         if ys:
             ax.barh(ys, shares, left=lefts, color=colors, edgecolor="white", height=0.7)
     ax.set_yticks(range(len(rows)), [o.key for o in rows], fontsize=8)
     ax.invert_yaxis()
     ax.set_xlim(0, 1)
-    ax.set_xlabel("share of students choosing each option (authored letters; green = key, "
-                  "red = distractor above the key)", fontsize=8)
+    ax.set_xlabel(
+        "share of students choosing each option (authored letters; green = key, "
+        "red = distractor above the key)",
+        fontsize=8,
+    )
     ax.spines[["top", "right"]].set_visible(False)
     return _svg(fig)
 
@@ -310,7 +344,9 @@ def summary_numbers(values: list[float]) -> dict:
     }
 
 
-def render_report(info: RunInfo, results: list[StudentResult], *, review_notes: list[str] = ()) -> str:
+def render_report(
+    info: RunInfo, results: list[StudentResult], *, review_notes: list[str] = ()
+) -> str:
     """report.html for the whole class."""
     from mmexam.grade.feedback import environment
 

@@ -57,8 +57,12 @@ class CodeCheck(_Model):
     score: float = Field(description="Points earned on the check's own scale.")
     max_score: float = Field(description="Points the check is worth on its own scale.")
     passed: bool = Field(description="Whether the check passed.")
-    message: str = Field(default="", description="What went wrong, like torch.testing.assert_close.")
-    visibility: Literal["public", "hidden"] = Field(description="Public (practice) or hidden check.")
+    message: str = Field(
+        default="", description="What went wrong, like torch.testing.assert_close."
+    )
+    visibility: Literal["public", "hidden"] = Field(
+        description="Public (practice) or hidden check."
+    )
     skipped: bool = Field(
         default=False, description="Not run here (e.g. a CUDA check without a GPU); counts 0 of 0."
     )
@@ -85,7 +89,8 @@ class ItemResult(_Model):
         "manual: points from a TA's review sheet."
     )
     suggested: float | None = Field(
-        default=None, description="Rubric-keyword suggestion for short answers (a hint, not a score)."
+        default=None,
+        description="Rubric-keyword suggestion for short answers (a hint, not a score).",
     )
     matched: list[str] = Field(
         default_factory=list, description="Rubric items whose keywords or regex matched."
@@ -100,7 +105,9 @@ class ItemResult(_Model):
     answer_shown: str | None = Field(
         default=None, description="The answer as it reads on the paper, e.g. '(b) Late fusion'."
     )
-    expected: str | None = Field(default=None, description="The correct answer, as the student saw it.")
+    expected: str | None = Field(
+        default=None, description="The correct answer, as the student saw it."
+    )
     explanation: str | None = Field(default=None, description="Why (Markdown), from the bank.")
     messages: list[str] = Field(
         default_factory=list, description="Feedback lines: expected, got, difference, where."
@@ -229,7 +236,10 @@ def atomic_write(path: Path, data: bytes | str) -> None:
 
 def dump_json(model: BaseModel) -> str:
     """Stable JSON: the same model always gives the same bytes."""
-    return json.dumps(model.model_dump(mode="json"), indent=1, sort_keys=True, ensure_ascii=False) + "\n"
+    return (
+        json.dumps(model.model_dump(mode="json"), indent=1, sort_keys=True, ensure_ascii=False)
+        + "\n"
+    )
 
 
 def result_path(out: Path, student_id: str) -> Path:

@@ -155,14 +155,22 @@ def _score_mcq(item, body, answer, base, where, code) -> Scored:
         if len(raw) != 1:
             base.answer = ", ".join(raw)
             base.messages.append(f"Expected one letter, got {len(raw)}: {base.answer}.")
-            return Scored(base, [_problem(where, item, f"one letter expected ({letters(n)}), "
-                                          f"got a list of {len(raw)}")])
+            return Scored(
+                base,
+                [
+                    _problem(
+                        where, item, f"one letter expected ({letters(n)}), got a list of {len(raw)}"
+                    )
+                ],
+            )
         raw = raw[0]
     base.answer = raw
     picked = _parse_letter(raw)
     if picked is None or not 0 <= ord(picked) - ord("a") < n:
         base.messages.append(f"Expected one of the letters {letters(n)}, got {raw!r}.")
-        return Scored(base, [_problem(where, item, f"{raw!r} is not one of the letters {letters(n)}")])
+        return Scored(
+            base, [_problem(where, item, f"{raw!r} is not one of the letters {letters(n)}")]
+        )
     k = ord(picked) - ord("a")
     authored = perm[k]
     base.chosen = [authored]
@@ -204,10 +212,14 @@ def _score_multi(item, body, answer, base, where, code) -> Scored:
         picked.add(perm[k])
     if bad:
         listed = ", ".join(repr(b) for b in bad)
-        problems.append(_problem(where, item, f"{listed} not among the letters {letters(n)}; ignored"))
+        problems.append(
+            _problem(where, item, f"{listed} not among the letters {letters(n)}; ignored")
+        )
         base.messages.append(f"Ignored {listed}: not among the letters {letters(n)}.")
     base.chosen = sorted(picked)
-    base.answer_shown = "; ".join(_shown(perm, body.options, j) for j in sorted(picked, key=perm.index))
+    base.answer_shown = "; ".join(
+        _shown(perm, body.options, j) for j in sorted(picked, key=perm.index)
+    )
     correct = set(key)
     right = len(picked & correct)
     wrong = len(picked - correct)
@@ -226,12 +238,18 @@ def _score_multi(item, body, answer, base, where, code) -> Scored:
         missed = correct - picked
         parts = []
         if missed:
-            parts.append("missed " + ", ".join(letter(perm.index(j)) for j in sorted(missed, key=perm.index)))
+            parts.append(
+                "missed " + ", ".join(letter(perm.index(j)) for j in sorted(missed, key=perm.index))
+            )
         if picked - correct:
-            parts.append("wrongly chose "
-                         + ", ".join(letter(perm.index(j)) for j in sorted(picked - correct, key=perm.index)))
-        base.messages.append(f"Expected {base.expected}; {'; '.join(parts)} — {rule}: "
-                             f"{fmt_points(base.points)} of {fmt_points(item.points)} points.")
+            parts.append(
+                "wrongly chose "
+                + ", ".join(letter(perm.index(j)) for j in sorted(picked - correct, key=perm.index))
+            )
+        base.messages.append(
+            f"Expected {base.expected}; {'; '.join(parts)} — {rule}: "
+            f"{fmt_points(base.points)} of {fmt_points(item.points)} points."
+        )
     return Scored(base, problems)
 
 
@@ -371,17 +389,28 @@ def _score_code(item, body, answer, base, where, code: CodeOutcome | None) -> Sc
     base.expected = "every check passes for " + ", ".join(f"{f}()" for f in functions)
     problems: list[SubmissionProblem] = []
     if answer is not None and answer.value is not None:
-        problems.append(_problem(where, item, f"code is graded from {body.task}.py, not from "
-                                 "answers.yaml; this answer was ignored"))
+        problems.append(
+            _problem(
+                where,
+                item,
+                f"code is graded from {body.task}.py, not from "
+                "answers.yaml; this answer was ignored",
+            )
+        )
     if code is None or not code.submitted:
         filename = code.filename if code else f"{body.task}.py"
-        base.messages.append(f"{filename} was not submitted: expected a file {filename} defining "
-                             + ", ".join(f"{f}()" for f in functions) + ".")
+        base.messages.append(
+            f"{filename} was not submitted: expected a file {filename} defining "
+            + ", ".join(f"{f}()" for f in functions)
+            + "."
+        )
         return Scored(base, problems)
     base.answer = code.filename
     if code.failure:
-        base.messages.append(f"Not graded yet: the grader failed while running {code.filename} "
-                             f"({code.failure}). The next run grades it again.")
+        base.messages.append(
+            f"Not graded yet: the grader failed while running {code.filename} "
+            f"({code.failure}). The next run grades it again."
+        )
         return Scored(base, problems)
     mine = [c for c in code.checks if c.function in functions]
     base.checks = mine
@@ -390,8 +419,11 @@ def _score_code(item, body, answer, base, where, code: CodeOutcome | None) -> Sc
     max_total = sum(c.max_score for c in mine)
     if not mine or max_total <= 0:
         if not code.load_error:
-            base.messages.append("No autograder check covers " + ", ".join(functions)
-                                 + "; ask your TA to grade it by hand.")
+            base.messages.append(
+                "No autograder check covers "
+                + ", ".join(functions)
+                + "; ask your TA to grade it by hand."
+            )
         base.points = 0.0
         return Scored(base, problems)
     earned = sum(max(0.0, min(c.score, c.max_score)) for c in mine)
@@ -399,8 +431,10 @@ def _score_code(item, body, answer, base, where, code: CodeOutcome | None) -> Sc
     ran = [c for c in mine if not c.skipped]
     failed = [c for c in ran if not c.passed]
     if failed:
-        base.messages.append(f"{len(ran) - len(failed)} of {len(ran)} checks passed "
-                             f"({fmt_points(earned)} of {fmt_points(max_total)} check points).")
+        base.messages.append(
+            f"{len(ran) - len(failed)} of {len(ran)} checks passed "
+            f"({fmt_points(earned)} of {fmt_points(max_total)} check points)."
+        )
     return Scored(base, problems)
 
 

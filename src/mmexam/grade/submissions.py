@@ -143,7 +143,9 @@ def _accept(sub: Submission, name: str, data: bytes, total: list[int]) -> bool:
         sub.problem(name, f"more than {MAX_FILES} files; the rest were not read")
         return False
     if total[0] + len(data) > MAX_TOTAL_BYTES:
-        sub.problem(name, f"the submission is over {MAX_TOTAL_BYTES >> 20} MiB; the rest was not read")
+        sub.problem(
+            name, f"the submission is over {MAX_TOTAL_BYTES >> 20} MiB; the rest was not read"
+        )
         return False
     total[0] += len(data)
     sub.files[name] = data
@@ -216,14 +218,17 @@ def _read_zip(path: Path, sub: Submission) -> None:
             clean = _safe_member_name(name)
             if clean is None:
                 sub.problem(
-                    f"{where}: {name}", "a path that leaves the submission folder (../ or absolute); ignored"
+                    f"{where}: {name}",
+                    "a path that leaves the submission folder (../ or absolute); ignored",
                 )
                 continue
             parts = PurePosixPath(clean).parts
             if any(p.startswith(".") or p in ("__MACOSX", "__pycache__") for p in parts):
                 continue
             if len(parts) - 1 > MAX_DEPTH:
-                sub.problem(f"{where}: {name}", f"nested more than {MAX_DEPTH} folders deep; ignored")
+                sub.problem(
+                    f"{where}: {name}", f"nested more than {MAX_DEPTH} folders deep; ignored"
+                )
                 continue
             if info.flag_bits & 0x1:
                 sub.problem(f"{where}: {name}", "encrypted; submit an unencrypted zip")
@@ -234,11 +239,19 @@ def _read_zip(path: Path, sub: Submission) -> None:
             try:
                 with archive.open(info) as handle:
                     data = handle.read(MAX_FILE_BYTES + 1)
-            except (zipfile.BadZipFile, OSError, ValueError, NotImplementedError, EOFError) as error:
+            except (
+                zipfile.BadZipFile,
+                OSError,
+                ValueError,
+                NotImplementedError,
+                EOFError,
+            ) as error:
                 sub.problem(f"{where}: {name}", f"cannot be read from the zip ({error}); ignored")
                 continue
             except Exception as error:  # noqa: BLE001 — zlib errors and friends: a corrupt member
-                sub.problem(f"{where}: {name}", f"corrupt in the zip ({type(error).__name__}); ignored")
+                sub.problem(
+                    f"{where}: {name}", f"corrupt in the zip ({type(error).__name__}); ignored"
+                )
                 continue
             if len(data) > MAX_FILE_BYTES:
                 sub.problem(f"{where}: {name}", f"larger than {MAX_FILE_BYTES >> 10} KiB; ignored")
@@ -353,8 +366,11 @@ def parse_answers(text: str, filename: str = ANSWERS) -> Answers:
             # an unclosed bracket or quote: point at where it was opened
             reason = f"{context} that starts here: {reason} at line {line}"
             line = start.line + 1
-        problem(line, f"not valid YAML ({reason}); no answers could be read — write one "
-                "'number: answer' per line, e.g. '1.3: b'")
+        problem(
+            line,
+            f"not valid YAML ({reason}); no answers could be read — write one "
+            "'number: answer' per line, e.g. '1.3: b'",
+        )
         return result
     except (ValueError, RecursionError) as error:
         problem(None, f"not valid YAML ({error}); no answers could be read")
@@ -362,7 +378,9 @@ def parse_answers(text: str, filename: str = ANSWERS) -> Answers:
     if root is None:
         return result
     if not isinstance(root, yaml.MappingNode):
-        problem(root.start_mark.line + 1, "should be a mapping of 'number: answer' lines, e.g. '1.3: b'")
+        problem(
+            root.start_mark.line + 1, "should be a mapping of 'number: answer' lines, e.g. '1.3: b'"
+        )
         return result
     for key_node, value_node in root.value:
         line = key_node.start_mark.line + 1
@@ -375,12 +393,17 @@ def parse_answers(text: str, filename: str = ANSWERS) -> Answers:
             problem(line, f"{number}: {message}", number)
             continue
         if isinstance(value, str) and len(value) > MAX_ANSWER_CHARS:
-            problem(line, f"{number}: answer longer than {MAX_ANSWER_CHARS} characters; cut", number)
+            problem(
+                line, f"{number}: answer longer than {MAX_ANSWER_CHARS} characters; cut", number
+            )
             value = value[:MAX_ANSWER_CHARS]
         if number in result.by_number:
             first = result.by_number[number].line
-            problem(line, f"{number} is answered twice (lines {first} and {line}); the last one counts",
-                    number)
+            problem(
+                line,
+                f"{number} is answered twice (lines {first} and {line}); the last one counts",
+                number,
+            )
         result.by_number[number] = Answer(value, line)
     return result
 
