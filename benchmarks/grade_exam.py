@@ -47,8 +47,8 @@ def load_examples():
 def generate(root: Path, count: int) -> tuple[Path, Path]:
     """variants.json for `count` students and one submission each."""
     from mmexam.bank import load_bank
-    from mmexam.build.variants import content_hash, draw_paper
-    from mmexam.manifest import Manifest
+    from mmexam.build.variants import draw_paper
+    from mmexam.exam import Manifest, content_hash
     from mmexam.paths import DEFAULT_BANK
 
     examples = load_examples()

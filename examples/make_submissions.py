@@ -31,7 +31,7 @@ from pathlib import Path
 
 from mmexam.bank import load_bank
 from mmexam.bank.params import instantiate
-from mmexam.manifest import Manifest
+from mmexam.exam import Manifest
 from mmexam.paths import DEFAULT_BANK, GRADERS
 
 HERE = Path(__file__).resolve().parent

@@ -17,7 +17,7 @@ from mmexam.bank import load_bank
 from mmexam.build import build_exam
 from mmexam.build.view import fmt_number
 from mmexam.errors import BuildError
-from mmexam.manifest import Manifest
+from mmexam.exam import Manifest
 
 # The small bank's numeric answers, worked out by hand from its templates.
 NUMERIC_ANSWERS = {

@@ -11,7 +11,6 @@ import pytest
 from mmexam.bank import load_bank
 from mmexam.bank.models import Part
 from mmexam.build.variants import (
-    content_hash,
     draw_paper,
     select,
     shuffle_options,
@@ -19,6 +18,7 @@ from mmexam.build.variants import (
     version_letters,
 )
 from mmexam.errors import BuildError
+from mmexam.exam import content_hash
 
 STUDENTS = [f"s{n:03d}" for n in range(24)]
 

@@ -14,8 +14,8 @@ from pathlib import Path
 
 from mmexam.bank import load_bank
 from mmexam.bank.params import instantiate
-from mmexam.build.variants import content_hash, draw_paper
-from mmexam.manifest import Manifest
+from mmexam.build.variants import draw_paper
+from mmexam.exam import Manifest, content_hash
 
 BANK = Path(__file__).resolve().parents[1] / "fixtures" / "grade" / "bank"
 GRADERS = Path(__file__).resolve().parents[2] / "graders"

@@ -12,10 +12,10 @@ from mmexam.bank.models import (
     OpenPart,
     ShortAnswerPart,
 )
+from mmexam.exam import Item
 from mmexam.grade.results import CodeCheck
 from mmexam.grade.scoring import CodeOutcome, parse_number, score_item
 from mmexam.grade.submissions import Answer
-from mmexam.manifest import Item
 
 OPTIONS = ["early fusion", "late fusion", "tensor fusion", "gated fusion"]
 

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from mmexam.build.exam import build_exam
+from mmexam.exam import Manifest
 from mmexam.grade.engine import GradeOptions, grade_submissions
-from mmexam.manifest import Manifest
 from mmexam.paths import DEFAULT_BANK
 
 pytestmark = [pytest.mark.sandbox, pytest.mark.slow]

@@ -48,11 +48,11 @@ from mmexam.build.layout import (
 )
 from mmexam.build.render import compile_pdf, templates
 from mmexam.build.roster import read_roster
-from mmexam.build.starter import starter_path, student_readme
-from mmexam.build.variants import Paper, content_hash, draw_paper, version_letters
+from mmexam.build.starter import starter_text, student_readme
+from mmexam.build.variants import draw_paper, version_letters
 from mmexam.build.view import paper_view
 from mmexam.errors import BuildError, MmexamError
-from mmexam.manifest import Manifest, Student
+from mmexam.exam import Manifest, Paper, Student, content_hash
 from mmexam.paths import GRADERS, TEMPLATES
 
 FORMATS = ("pdf", "html")
@@ -373,11 +373,7 @@ def write_starter(out: Path, tasks: list[str], title: str, graders: Path) -> lis
     """build/starter/: each task's stub and a README for students."""
     files = []
     for task in tasks:
-        source = starter_path(graders, task)
-        try:
-            data = source.read_bytes()
-        except OSError:
-            raise BuildError(f"code task '{task}' has no starter file {source}") from None
+        data = starter_text(graders, task).encode("utf-8")
         path = out / "starter" / f"{task}.py"
         write_atomic(path, data)
         files.append(path)

@@ -17,22 +17,20 @@ members did not change keeps its selection.
 - Parameters: `draw_params(question, rng)` with the question's own generator,
   then `instantiate` renders every templated string.
 
-Numbering follows `mmexam.manifest` ("1.3", "3.a", "6.1").
+The paper model and numbering are `mmexam.exam`'s ("1.3", "3.a", "6.1").
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 import random
 import string
-from dataclasses import dataclass, field
 from typing import Any
 
-from mmexam.bank.models import Blueprint, Part, Problem
+from mmexam.bank.models import Part, Problem
 from mmexam.bank.params import draw_params, instantiate
 from mmexam.errors import BuildError
-from mmexam.manifest import Item, Student
+from mmexam.exam import Paper, PaperPart, PlacedPart, PlacedQuestion
 
 LETTERS = string.ascii_lowercase
 
@@ -46,13 +44,6 @@ def stable_key(seed: int, student: str, purpose: str, question: str) -> bytes:
 def stable_rng(seed: int, student: str, purpose: str, question: str) -> random.Random:
     """A generator of its own for one draw about one question of one student."""
     return random.Random(int.from_bytes(stable_key(seed, student, purpose, question)[:8], "big"))
-
-
-def content_hash(question: Any) -> str:
-    """sha256 of the question's canonical JSON: changes exactly when its content changes."""
-    data = question.model_dump(mode="json")
-    text = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def version_letters(count: int) -> list[str]:
@@ -87,99 +78,6 @@ def shuffle_options(options: list[Any], rng: random.Random) -> list[int]:
     for place, index in zip(movable, shuffled):
         order[place] = index
     return order
-
-
-@dataclass(frozen=True)
-class PlacedPart:
-    """One part (a), (b), ... of a problem on a paper."""
-
-    number: str
-    index: int
-    label: str
-    body: Any  # the instantiated part model
-    order: list[int] | None
-
-
-@dataclass(frozen=True)
-class PlacedQuestion:
-    """One question at its printed number on one paper."""
-
-    number: str
-    question: Any  # the instantiated question model
-    points: float
-    params: dict[str, Any]
-    order: list[int] | None = None
-    parts: list[PlacedPart] = field(default_factory=list)
-
-    @property
-    def id(self) -> str:
-        return self.question.id
-
-    @property
-    def kind(self) -> str:
-        return self.question.kind
-
-
-@dataclass(frozen=True)
-class PaperPart:
-    """One blueprint part as it appears on a paper."""
-
-    number: int
-    part: Part
-    questions: list[PlacedQuestion]
-
-
-@dataclass(frozen=True)
-class Paper:
-    """Everything one student (or version) sees, and how it maps back to the bank."""
-
-    student: str
-    name: str | None
-    variant: str
-    blueprint: Blueprint
-    parts: list[PaperPart]
-
-    def items(self) -> list[Item]:
-        """Every gradable item, in printed order (the manifest's view of this paper)."""
-        items = []
-        for paper_part in self.parts:
-            bonus = paper_part.part.bonus
-            for placed in paper_part.questions:
-                if placed.parts:
-                    for sub in placed.parts:
-                        items.append(
-                            Item(
-                                number=sub.number,
-                                part=paper_part.part.id,
-                                question=placed.id,
-                                subpart=sub.index,
-                                kind=sub.body.kind,
-                                points=sub.body.points,
-                                bonus=bonus,
-                                options=sub.order,
-                                params=placed.params,
-                            )
-                        )
-                else:
-                    items.append(
-                        Item(
-                            number=placed.number,
-                            part=paper_part.part.id,
-                            question=placed.id,
-                            kind=placed.kind,
-                            points=placed.points,
-                            bonus=bonus,
-                            options=placed.order,
-                            params=placed.params,
-                        )
-                    )
-        return items
-
-    def manifest_entry(self) -> Student:
-        return Student(id=self.student, name=self.name, variant=self.variant, items=self.items())
-
-    def question_ids(self) -> list[str]:
-        return [q.id for part in self.parts for q in part.questions]
 
 
 def _option_order(body: Any, seed: int, student: str, key: str) -> list[int] | None:

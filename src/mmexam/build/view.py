@@ -19,8 +19,9 @@ from typing import Any
 
 from mmexam import markup
 from mmexam.build.starter import read_stubs
-from mmexam.build.variants import LETTERS, Paper, PlacedQuestion
+from mmexam.build.variants import LETTERS
 from mmexam.errors import BuildError, MmexamError
+from mmexam.exam import Paper, PlacedQuestion
 
 # Room left for an answer when the bank does not say (style, centimetres).
 DEFAULT_SPACE: dict[str, tuple[str, float] | None] = {

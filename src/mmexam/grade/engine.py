@@ -33,6 +33,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from mmexam.errors import GradeError
+from mmexam.exam import Item, Manifest, Student
 from mmexam.grade.results import (
     Fingerprint,
     ItemResult,
@@ -60,7 +61,6 @@ from mmexam.grade.submissions import (
     parse_answers,
     read_submission,
 )
-from mmexam.manifest import Item, Manifest, Student
 
 ProgressFn = Callable[["Progress"], None]
 
@@ -240,7 +240,7 @@ class Exam:
 
     def digest(self, qid: str) -> str:
         if qid not in self._digests:
-            from mmexam.build.variants import content_hash
+            from mmexam.exam import content_hash
 
             self._digests[qid] = content_hash(self.bank.questions[qid])
         return self._digests[qid]

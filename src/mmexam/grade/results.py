@@ -23,7 +23,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from mmexam.manifest import Kind
+from mmexam.exam import Kind
 
 RESULT_FORMAT = 1
 """Bump when `StudentResult` changes shape: cached results of another format are regraded."""

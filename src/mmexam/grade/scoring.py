@@ -22,9 +22,9 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from mmexam.exam import Item
 from mmexam.grade.results import CodeCheck, ItemResult, SubmissionProblem
 from mmexam.grade.submissions import Answer
-from mmexam.manifest import Item
 
 DEFAULT_REL_TOL = 1e-9
 """Numeric answers with no tolerance in the bank must match up to float rounding."""

@@ -186,9 +186,9 @@ class Outcome:
 
 def _graded(step: Step, response: str):
     """Score `response` with the exam's scorer; raise `InvalidAnswer` for malformed input."""
+    from mmexam.exam import Item
     from mmexam.grade.scoring import score_item
     from mmexam.grade.submissions import Answer
-    from mmexam.manifest import Item
 
     item = Item(
         number=step.label or "answer",
