@@ -220,7 +220,7 @@ def _report_render(
     entry: Entry,
     reported: set[tuple],
     path: tuple,
-    note: str,
+    note: _Note,
     failure: P.TemplateFailure,
 ) -> bool:
     if ("render", path) not in reported:
@@ -280,13 +280,13 @@ def _is_numeric_answer(data: dict, path: tuple) -> bool:
 def _option_groups(data: dict, templated: set[tuple]) -> list[tuple[tuple, list]]:
     """(sub, [(path, text)]) for each mcq/multi_select whose options hold a template
     and are distinct as written (duplicates as written are reported by the rules)."""
-    bodies = [((), data)]
+    bodies: list[tuple[tuple, dict]] = [((), data)]
     bodies += [(("parts", k), part) for k, part in enumerate(data.get("parts") or [])]
     groups = []
     for sub, body in bodies:
         if body.get("kind") not in ("mcq", "multi_select"):
             continue
-        options = []
+        options: list[tuple[tuple, str]] = []
         for k, option in enumerate(body["options"]):
             if isinstance(option, str):
                 options.append(((*sub, "options", k), option))

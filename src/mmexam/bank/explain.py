@@ -180,7 +180,7 @@ def _slugify(value: Any) -> str:
 
 def explain(error: ValidationError, data: Any, root: type[BaseModel]) -> list[Explained]:
     """Author-facing problems for a pydantic error raised validating `data` as `root`."""
-    raw = error.errors(include_url=False)
+    raw: list[dict[str, Any]] = [dict(e) for e in error.errors(include_url=False)]
     walked = [(_walk(data, tuple(e["loc"]), e["type"]), e) for e in raw]
 
     # Group the branches of each union: when one branch says something
@@ -329,11 +329,11 @@ def _word(path: tuple, e: dict, data: Any, root: type[BaseModel]) -> Explained:
                 "answer: an mcq has exactly one correct option, so "
                 "answer is one letter — for several use kind: multi_select",
             )
-        expected = _TYPE_ERRORS[kind]
+        wanted = _TYPE_ERRORS[kind]
         return Explained(
             path,
             False,
-            f"{name}: expected {expected}, got {describe(value)}{_quote_hint(value, [expected])}",
+            f"{name}: expected {wanted}, got {describe(value)}{_quote_hint(value, [wanted])}",
         )
     return Explained(path, False, f"{name}: {e.get('msg', kind)}")
 

@@ -13,7 +13,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from mmexam.bank import content, rules
 from mmexam.bank.bank import Bank
@@ -35,7 +35,7 @@ from mmexam.bank.report import BankReport
 from mmexam.errors import BankError
 
 BLUEPRINT = "exam.yaml"
-KINDS: dict[str, type] = {
+KINDS: dict[str, type[BaseModel]] = {
     "mcq": Mcq,
     "multi_select": MultiSelect,
     "numeric": Numeric,

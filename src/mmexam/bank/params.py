@@ -21,18 +21,19 @@ import re
 from collections.abc import Iterator
 from decimal import Decimal
 from functools import lru_cache
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from jinja2 import StrictUndefined, TemplateError, meta, nodes
 from jinja2.exceptions import SecurityError, UndefinedError
 from jinja2.sandbox import SandboxedEnvironment
+from pydantic import BaseModel
 
 from mmexam.bank.explain import dotted
 from mmexam.bank.models import Param, ParamRange
 from mmexam.errors import BankError
 
 ParamValue = int | float | str
-Q = TypeVar("Q")
+Q = TypeVar("Q", bound=BaseModel)
 
 # Keys whose strings are identifiers or settings, never templates.
 _NOT_TEMPLATED = frozenset(
@@ -149,7 +150,7 @@ def _pieces(source: str) -> tuple[tuple[bool, str], ...] | None:
     return tuple(p for p in pieces if p[0] or p[1])
 
 
-def _names(tree: nodes.Node) -> frozenset[str]:
+def _names(tree: nodes.Template) -> frozenset[str]:
     return frozenset(meta.find_undeclared_variables(tree))
 
 
@@ -201,10 +202,11 @@ def _interpreter(node: nodes.Node):
         make = tuple if isinstance(node, nodes.Tuple) else list
         return lambda values: make(item(values) for item in items)
     if kind in _BINARY or kind in ("Mul", "Pow", "Concat"):
-        if kind == "Concat":
+        if isinstance(node, nodes.Concat):
             parts = [_interpreter(item) for item in node.nodes]
             return lambda values: "".join(str(part(values)) for part in parts)
-        left, right = _interpreter(node.left), _interpreter(node.right)
+        binary = cast(nodes.BinExpr, node)
+        left, right = _interpreter(binary.left), _interpreter(binary.right)
         if kind == "Mul":
             return lambda values: _ENV.call_binop(None, "*", left(values), right(values))
         if kind == "Pow":
@@ -498,12 +500,13 @@ def instantiate(question: Q, values: dict[str, ParamValue]) -> Q:
     params = getattr(question, "params", None)
     if not params:
         return question
+    qid = getattr(question, "id", "?")
     missing = [name for name in params if name not in values]
     if missing:
-        raise BankError(f"{question.id}: no value for parameter(s) {', '.join(missing)}")
+        raise BankError(f"{qid}: no value for parameter(s) {', '.join(missing)}")
     data = question.model_dump(mode="python", exclude_unset=False)
     try:
         rendered = render_data(data, values)
     except TemplateFailure as failure:
-        raise BankError(f"{question.id}: {dotted(failure.path)}: {failure.reason}") from None
+        raise BankError(f"{qid}: {dotted(failure.path)}: {failure.reason}") from None
     return type(question).model_validate(rendered)

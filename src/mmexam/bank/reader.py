@@ -300,7 +300,7 @@ def _build(text: str, doc: Document, max_values: int) -> None:
                 if style == '"':
                     _mangled_latex(text[mark.index : event.end_mark.index], doc, where)
                 elif style == "|" and top is not None:
-                    slot = top.key[0] if top.kind == "map" else len(top.container)
+                    slot = top.key[0] if top.kind == "map" and top.key else len(top.container)
                     doc.block_scalars.add((id(top.container), slot))
                 if event.anchor is not None:
                     anchors[event.anchor] = (value, 1)

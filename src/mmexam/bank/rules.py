@@ -9,8 +9,8 @@ is wrong, with a message saying what to change:
   exactly one is correct), rubric items add up to the points, regexes compile;
 - a problem's parts add up to its points, and each question is worth what
   its blueprint part gives it (part points / pick);
-- code questions name a task folder in graders/ and functions its
-  starter.py defines (read with `ast`, never imported);
+- code questions name a task folder in graders/ and functions the starter
+  generated from its reference.py defines (read with `ast`, never imported);
 - every question has a solution or explanation;
 - the blueprint: part ids unique, totals match total_points/bonus_points,
   pool ids and topics exist, and every pool holds enough questions.
@@ -40,6 +40,8 @@ from mmexam.bank.models import (
     ShortAnswer,
     ShortAnswerPart,
 )
+from mmexam.errors import StarterError
+from mmexam.starter import REFERENCE, generate_starter
 
 LETTERS = string.ascii_lowercase
 EPS = 1e-9
@@ -276,7 +278,7 @@ def check_distinct_options(
 
 
 class Tasks:
-    """What graders/ holds: task folders and the functions their starter.py defines."""
+    """What graders/ holds: task folders and the functions their generated starters define."""
 
     def __init__(self, graders: Path) -> None:
         self.graders = graders
@@ -302,24 +304,23 @@ class Tasks:
         if not self.graders.is_dir():
             return (
                 f"there is no graders folder at {self.graders} — code questions need "
-                "graders/<task>/starter.py"
+                "graders/<task>/reference.py"
             )
         if not folder.is_dir():
             return (
                 f"task '{task}' is not a folder in {self.graders} — "
                 f"{did_you_mean(task, self.names(), listing='tasks:')}"
             )
-        starter = folder / "starter.py"
-        if not starter.is_file():
-            return f"task '{task}' has no starter.py in {folder} — add the stub students start from"
-        try:
-            tree = ast.parse(starter.read_bytes(), filename=str(starter))
-        except (SyntaxError, ValueError) as error:
-            line = getattr(error, "lineno", None)
+        reference = folder / REFERENCE
+        if not reference.is_file():
             return (
-                f"{starter} does not parse (line {line}: {getattr(error, 'msg', error)}) — "
-                "fix the starter"
+                f"task '{task}' has no {REFERENCE} in {folder} — add the reference, "
+                "its solution bodies marked, that the starter is generated from"
             )
+        try:
+            tree = ast.parse(generate_starter(reference), filename=str(reference))
+        except StarterError as error:
+            return str(error)
         return {
             node.name
             for node in tree.body
@@ -333,7 +334,7 @@ def check_code(ctx: Context, entry: Entry, sub: tuple, body: Any, label: str) ->
     if isinstance(defined, str):
         ctx.at(entry, (*sub, "task"), f"{label}{defined}")
         return
-    starter = tasks.graders / body.task / "starter.py"
+    starter = tasks.graders / body.task / REFERENCE
     for k, function in enumerate(body.functions):
         if function not in defined:
             hint = (
@@ -424,7 +425,7 @@ def check_pool(ctx: Context, index: int, part: Any) -> None:
         if not isinstance(data, dict):
             continue
         topics = data.get("topics") if isinstance(data.get("topics"), list) else []
-        if in_pool(str(data.get("id")), data.get("part"), topics, part):
+        if in_pool(str(data.get("id")), str(data.get("part")), topics or [], part):
             count += 1
     if count >= part.pick:
         return

@@ -1,6 +1,7 @@
 """The Typer application that every command module registers on."""
 
 import sys
+from typing import Any
 
 import typer
 from typer.core import TyperGroup
@@ -11,7 +12,8 @@ from mmexam.errors import MmexamError
 class MmexamGroup(TyperGroup):
     """Turn an `MmexamError` into one line on stderr and exit status 1."""
 
-    def invoke(self, ctx: typer.Context):
+    # Typed loosely: the base class's Context lives in typer's private click copy.
+    def invoke(self, ctx: Any) -> Any:
         try:
             return super().invoke(ctx)
         except MmexamError as error:
