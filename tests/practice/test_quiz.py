@@ -282,7 +282,7 @@ def test_the_shipped_bank_works_out_of_the_box(tmp_path):
 
 
 @pytest.mark.parametrize("command", ["quiz", "check", "export", "exam"])
-def test_every_practice_command_has_help_and_a_readme_entry(command):
+def test_every_practice_command_has_help_and_a_docs_entry(command):
     from pathlib import Path
 
     from typer.testing import CliRunner
@@ -291,5 +291,5 @@ def test_every_practice_command_has_help_and_a_readme_entry(command):
 
     result = CliRunner().invoke(app, ["practice", command, "--help"])
     assert result.exit_code == 0 and "Example: mmexam practice" in result.output, result.output
-    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
-    assert f"mmexam practice {command}" in readme
+    page = Path(__file__).resolve().parents[2] / "docs" / "students.md"
+    assert f"mmexam practice {command}" in page.read_text(encoding="utf-8")
