@@ -1,6 +1,7 @@
 """The manual: docs/ builds with `mkdocs build --strict`, and the README stays a front door."""
 
 import re
+import runpy
 import subprocess
 import sys
 from pathlib import Path
@@ -53,3 +54,13 @@ def test_every_local_link_of_the_readme_exists():
     assert any(link.startswith("docs/") for link in links)
     missing = [link for link in links if "://" not in link and not (REPO / link).exists()]
     assert not missing, missing
+
+
+def test_the_writing_checks_example_declares_checks_with_mmexam_checks(tmp_path):
+    page = (REPO / "docs" / "checks.md").read_text(encoding="utf-8")
+    block = re.search(r"```python\n(.*?)```", page, re.DOTALL)
+    assert block is not None, "docs/checks.md has no python example"
+    assert "from mmexam.checks import" in block.group(1)
+    (tmp_path / "checks.py").write_text(block.group(1), encoding="utf-8")
+    names = [check.name for check in runpy.run_path(str(tmp_path / "checks.py"))["CHECKS"]]
+    assert "gated_fusion.values" in names and "gated_fusion.gates_sum_to_one" in names
