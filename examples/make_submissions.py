@@ -8,7 +8,7 @@ shuffles questions and options differently, so the answers are made from
 build/variants.json: for each item the script knows the correct letter on
 that student's paper, the value computed from their parameters, and the
 functions their code questions cover. Code comes from graders/<task>/
-reference.py (correct) or starter.py (not started), with deliberate bugs.
+reference.py (correct) or the starter generated from it (not started), with deliberate bugs.
 
 `examples/expected.json` records, by construction, what each student must
 get: points per printed number (null: waits for manual review), and for code
@@ -104,7 +104,9 @@ def reference(task: str) -> str:
 
 
 def starter(task: str) -> str:
-    return (GRADERS / task / "starter.py").read_text(encoding="utf-8")
+    from mmexam.starter import generate_starter
+
+    return generate_starter(GRADERS / task / "reference.py")
 
 
 def with_bug(source: str, function: str) -> str:

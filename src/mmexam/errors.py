@@ -18,6 +18,10 @@ class BuildError(MmexamError):
     """The exam could not be rendered (Typst error, bad roster, ...)."""
 
 
+class StarterError(MmexamError):
+    """A reference's solution markers are unbalanced, so no starter can be generated from it."""
+
+
 class GradeError(MmexamError):
     """Grading could not start (missing manifest, bad arguments, ...)."""
 

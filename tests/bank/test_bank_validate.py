@@ -51,7 +51,7 @@ EXPECTED = {
         "3 errors in 1 file",
     ),
     "code": (
-        "broken.yaml:10:77: code-bad-refs: part (a): function 'scael' is not defined in <graders>/demo/starter.py — did you mean 'scale'?",
+        "broken.yaml:10:77: code-bad-refs: part (a): function 'scael' is not defined in <graders>/demo/reference.py — did you mean 'scale'?",
         "broken.yaml:11:50: code-bad-refs: part (b): task 'dmeo' is not a folder in <graders> — did you mean 'demo'?",
         "2 errors in 1 file",
     ),

@@ -18,6 +18,7 @@ from mmexam.build import build_exam
 from mmexam.build.view import fmt_number
 from mmexam.errors import BuildError
 from mmexam.exam import Manifest
+from mmexam.starter import generate_starter
 
 # The small bank's numeric answers, worked out by hand from its templates.
 NUMERIC_ANSWERS = {
@@ -51,9 +52,9 @@ def test_the_default_build_writes_every_output(small_build):
     out = result.out
     for name in ("exam.pdf", "exam.html", "key.pdf", "key.html", "variants.json"):
         assert (out / name).is_file(), name
-    assert (out / "starter" / "fusion.py").read_bytes() == (
-        Path(__file__).resolve().parents[2] / "graders" / "fusion" / "starter.py"
-    ).read_bytes()
+    assert (out / "starter" / "fusion.py").read_text() == generate_starter(
+        Path(__file__).resolve().parents[2] / "graders" / "fusion" / "reference.py"
+    )
     readme = (out / "starter" / "README.md").read_text()
     assert "mmexam practice check fusion fusion.py" in readme and "`fusion.py`" in readme
     assert result.starter_tasks == ["fusion"]

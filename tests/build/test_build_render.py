@@ -169,7 +169,9 @@ def test_an_unconvertible_formula_names_the_question_and_the_snippet(paper):
 
 def test_a_code_question_on_a_missing_function_is_a_build_error(paper, tmp_path):
     (tmp_path / "fusion").mkdir()
-    (tmp_path / "fusion" / "starter.py").write_text("def other():\n    pass\n")
+    (tmp_path / "fusion" / "reference.py").write_text(
+        "def other():\n    # BEGIN SOLUTION\n    pass\n    # END SOLUTION\n"
+    )
     with pytest.raises(BuildError, match="function 'tensor_fusion' is not in .* it has other"):
         paper_view(paper, "typst", tmp_path)
 

@@ -15,6 +15,7 @@ from mmexam.cli import app
 from mmexam.errors import PracticeError
 from mmexam.paths import DEFAULT_BANK, GRADERS
 from mmexam.practice.bundle import BUNDLE_FILE, load_bundle
+from mmexam.starter import generate_starter
 
 runner = CliRunner()
 
@@ -128,7 +129,9 @@ def test_the_bundle_holds_the_practice_pool_starters_and_public_fixtures(shipped
     assert bundle.blueprint == bank.blueprint
     for task in tasks:
         entry = bundle.task(task)
-        assert (folder / entry.starter).read_text() == (GRADERS / task / "starter.py").read_text()
+        assert (folder / entry.starter).read_text() == generate_starter(
+            GRADERS / task / "reference.py"
+        )
         assert entry.checks == [p.name for p in plans(task) if p.visibility == "public"]
     assert f"{len(bundle.questions)} practice questions" in output
 

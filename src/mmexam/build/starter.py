@@ -1,6 +1,7 @@
 """Starter code: the stubs students implement, and the signatures the exam prints.
 
-The stubs live in `graders/<task>/starter.py`. They are read as text and
+The stubs are generated from `graders/<task>/reference.py` by clearing its
+marked solution blocks (`mmexam.starter`). They are handled as text and
 parsed with `ast` (never imported: no torch in `mmexam build`).
 """
 
@@ -11,7 +12,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from mmexam.errors import BuildError
+from mmexam.errors import BuildError, StarterError
+from mmexam.starter import REFERENCE, generate_starter
 
 
 @dataclass(frozen=True)
@@ -22,30 +24,31 @@ class Stub:
     source: str
 
 
-def starter_path(graders: Path, task: str) -> Path:
-    return graders / task / "starter.py"
+def starter_text(graders: Path, task: str, question: str | None = None) -> str:
+    """The starter of `task`, generated from its reference; a `BuildError` says what is wrong."""
+    reference = graders / task / REFERENCE
+    if not reference.is_file():
+        where = f"{question}: " if question else ""
+        raise BuildError(
+            f"{where}code task '{task}' has no reference file {reference} — "
+            f"add graders/<task>/{REFERENCE} or fix the question's 'task'"
+        )
+    try:
+        return generate_starter(reference)
+    except StarterError as error:
+        raise BuildError(str(error)) from None
 
 
 @lru_cache(maxsize=64)
-def _parse(path: Path, mtime_ns: int) -> tuple[str, ast.Module]:
-    text = path.read_text(encoding="utf-8")
-    return text, ast.parse(text, filename=str(path))
+def _parse(text: str) -> ast.Module:
+    return ast.parse(text)
 
 
 def read_stubs(graders: Path, task: str, functions: tuple[str, ...], question: str) -> list[Stub]:
-    """The signature and docstring of each function, from the task's starter file."""
-    path = starter_path(graders, task)
-    try:
-        text, module = _parse(path, path.stat().st_mtime_ns)
-    except OSError:
-        raise BuildError(
-            f"{question}: code task '{task}' has no starter file {path} — "
-            "add graders/<task>/starter.py or fix the question's 'task'"
-        ) from None
-    except SyntaxError as error:
-        raise BuildError(
-            f"{path}:{error.lineno}: starter file does not parse ({error.msg})"
-        ) from None
+    """The signature and docstring of each function, from the task's generated starter."""
+    path = graders / task / REFERENCE
+    text = starter_text(graders, task, question)
+    module = _parse(text)  # the generator already proved it parses
     defs = {
         node.name: node
         for node in module.body

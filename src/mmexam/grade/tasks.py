@@ -1,11 +1,12 @@
-"""The code tasks students implement, read from `graders/<task>/starter.py` without importing torch.
+"""The code tasks students implement, read from their starters without importing torch.
 
-Each task folder in `graders/` holds `reference.py` (trusted solution),
-`checks.py` (the task's checks) and `starter.py` (the stub students get).
-The starter is the contract: its functions, signatures and docstrings are what
-the exam prints and what the checks call. This module reads them with `ast`
-only, so `mmexam build` can print them without importing torch or running
-any grader code.
+Each task folder in `graders/` holds `reference.py` (trusted solution, its
+bodies marked `# BEGIN SOLUTION` / `# END SOLUTION`) and `checks.py` (the
+task's checks). The starter students get is generated from the reference
+(`mmexam.starter`) and is the contract: its functions, signatures and
+docstrings are what the exam prints and what the checks call. This module
+reads them with `ast` only, so `mmexam build` can print them without
+importing torch or running any grader code.
 """
 
 from __future__ import annotations
@@ -14,8 +15,9 @@ import ast
 from dataclasses import dataclass
 from pathlib import Path
 
-from mmexam.errors import GradeError
+from mmexam.errors import GradeError, StarterError
 from mmexam.paths import GRADERS
+from mmexam.starter import REFERENCE, generate_starter
 
 
 @dataclass(frozen=True)
@@ -31,24 +33,27 @@ class FunctionInfo:
 
 
 def list_tasks(graders: Path = GRADERS) -> list[str]:
-    """The code tasks: every folder of `graders/` that has a starter.py, sorted."""
+    """The code tasks: every folder of `graders/` that has a reference.py, sorted."""
     if not graders.is_dir():
         return []
-    return sorted(p.name for p in graders.iterdir() if (p / "starter.py").is_file())
+    return sorted(p.name for p in graders.iterdir() if (p / REFERENCE).is_file())
 
 
 def task_dir(task: str, graders: Path = GRADERS) -> Path:
     """The folder of `task`, or a GradeError naming the known tasks."""
     folder = graders / task
-    if not (folder / "starter.py").is_file():
+    if not (folder / REFERENCE).is_file():
         known = ", ".join(list_tasks(graders)) or "none"
         raise GradeError(f"unknown code task '{task}' — known tasks: {known}")
     return folder
 
 
 def starter_source(task: str, graders: Path = GRADERS) -> str:
-    """The text of the stub students get for `task` (graders/<task>/starter.py)."""
-    return (task_dir(task, graders) / "starter.py").read_text(encoding="utf-8")
+    """The text of the stub students get for `task`, generated from graders/<task>/reference.py."""
+    try:
+        return generate_starter(task_dir(task, graders) / REFERENCE)
+    except StarterError as error:
+        raise GradeError(str(error)) from None
 
 
 def task_functions(task: str, graders: Path = GRADERS) -> list[str]:

@@ -12,8 +12,10 @@ practice/
 Questions are stored as bank models (not instantiated), so parameterised
 questions are drawn fresh each time they are practised. The worked
 `solution` of a `code` question is left out: it is the reference code.
-Nothing of `graders/` is copied but the starter stubs and the fixtures the
-checks engine exports for public checks.
+Nothing of `graders/` is copied but the starter stubs (generated from the
+references, solution blocks cleared) and the fixtures the checks engine
+exports for public checks. `practice check --bundle` needs nothing else: no
+graders/ folder, no reference.
 """
 
 from __future__ import annotations
@@ -202,8 +204,9 @@ def export_bundle(bank_path: Path, out: Path, *, graders: Path | None = None) ->
 
     from mmexam.bank import load_bank
     from mmexam.grade.checks import export_fixtures
-    from mmexam.grade.tasks import starter_source, task_functions
+    from mmexam.grade.tasks import task_functions
     from mmexam.paths import GRADERS
+    from mmexam.starter import REFERENCE, generate_starter
 
     graders = graders or GRADERS
     out = Path(out)
@@ -226,7 +229,7 @@ def export_bundle(bank_path: Path, out: Path, *, graders: Path | None = None) ->
     for task in code_tasks(pool):
         starter = Path("starter") / f"{task}.py"
         (out / "starter").mkdir(exist_ok=True)
-        (out / starter).write_text(starter_source(task, graders), encoding="utf-8")
+        (out / starter).write_text(generate_starter(graders / task / REFERENCE), encoding="utf-8")
         json_path = export_fixtures(task, out / "fixtures", graders=graders)
         document = json.loads(json_path.read_text(encoding="utf-8"))
         tasks.append(
