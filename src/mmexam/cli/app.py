@@ -1,12 +1,23 @@
 """The Typer application that every command module registers on."""
 
 import sys
-from typing import Any
+from pathlib import Path
+from typing import Annotated, Any
 
 import typer
 from typer.core import TyperGroup
 
 from mmexam.errors import MmexamError
+
+CourseOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--course",
+        help="A course folder from `mmexam init` (default: the one holding the working "
+        "directory, else the shipped sample).",
+        file_okay=False,
+    ),
+]
 
 
 class MmexamGroup(TyperGroup):

@@ -7,8 +7,7 @@ from typing import Annotated
 
 import typer
 
-from mmexam.cli.app import app
-from mmexam.paths import DEFAULT_BANK
+from mmexam.cli.app import CourseOption, app
 
 bank_app = typer.Typer(help="Inspect the question bank.", no_args_is_help=True)
 app.add_typer(bank_app, name="bank")
@@ -17,11 +16,13 @@ app.add_typer(bank_app, name="bank")
 @bank_app.command()
 def stats(
     bank: Annotated[
-        Path, typer.Argument(help="Bank folder (exam.yaml + question files).")
-    ] = DEFAULT_BANK,
+        Path | None,
+        typer.Argument(help="Bank folder (exam.yaml + question files); default: the course's."),
+    ] = None,
     json_output: Annotated[
         bool, typer.Option("--json", help="Print JSON instead of tables.")
     ] = False,
+    course: CourseOption = None,
 ) -> None:
     """Count the bank's questions per part, kind, topic and difficulty.
 
@@ -29,8 +30,10 @@ def stats(
     """
     from mmexam.bank import load_bank
     from mmexam.bank.stats import bank_stats
+    from mmexam.course import resolve_course
 
-    figures = bank_stats(load_bank(bank, math=False))
+    found = resolve_course(course)
+    figures = bank_stats(load_bank(bank or found.bank, graders=found.graders, math=False))
     if json_output:
         typer.echo(figures.model_dump_json(indent=2))
         return

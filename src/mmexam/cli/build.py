@@ -7,15 +7,15 @@ from typing import Annotated
 
 import typer
 
-from mmexam.cli.app import app
-from mmexam.paths import DEFAULT_BANK
+from mmexam.cli.app import CourseOption, app
 
 
 @app.command()
 def build(
     bank: Annotated[
-        Path, typer.Argument(help="Folder of bank YAML files (with exam.yaml).")
-    ] = DEFAULT_BANK,
+        Path | None,
+        typer.Argument(help="Folder of bank YAML files (with exam.yaml); default: the course's."),
+    ] = None,
     out: Annotated[Path, typer.Option("--out", "-o", help="Folder to write into.")] = Path("build"),
     seed: Annotated[
         int, typer.Option(help="Exam seed: the same seed gives the same papers, byte for byte.")
@@ -38,6 +38,7 @@ def build(
     jobs: Annotated[
         int | None, typer.Option(help="Worker processes for many papers (default: one per core).")
     ] = None,
+    course: CourseOption = None,
 ) -> None:
     """Build the exam PDF and HTML, the answer keys, variants.json and starter/.
 
@@ -47,9 +48,19 @@ def build(
     Example: mmexam build --roster examples/roster.csv --seed 2024
     """
     from mmexam.build import build_exam
+    from mmexam.course import resolve_course
 
+    found = resolve_course(course)
     result = build_exam(
-        bank, out, seed=seed, roster=roster, variants=variants, formats=format, key=key, jobs=jobs
+        bank or found.bank,
+        out,
+        seed=seed,
+        roster=roster,
+        variants=variants,
+        formats=format,
+        key=key,
+        jobs=jobs,
+        graders=found.graders,
     )
     kind = "student" if roster else "version"
     papers = f"{result.papers} {kind}{'s' if result.papers != 1 else ''}"

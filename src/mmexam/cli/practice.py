@@ -15,9 +15,8 @@ import typer
 from rich.console import Console
 from rich.text import Text
 
-from mmexam.cli.app import app
+from mmexam.cli.app import CourseOption, app
 from mmexam.errors import MmexamError, PracticeError
-from mmexam.paths import DEFAULT_BANK
 
 practice = typer.Typer(
     help="Practise for the midterm: a terminal quiz, the public code checks, a practice exam.",
@@ -39,14 +38,14 @@ BankOption = Annotated[
     Path | None,
     typer.Option(
         "--bank",
-        help="A bank folder to practise from (default: the shipped bank).",
+        help="A bank folder to practise from (default: the course's, else the shipped bank).",
         file_okay=False,
     ),
 ]
 
 
-def _source(bundle: Path | None, bank: Path | None):
-    """The practice pool: the bundle's, or a bank's practice questions (the shipped bank by default)."""
+def _source(bundle: Path | None, bank: Path | None, course: Path | None = None):
+    """The practice pool: the bundle's, or a bank's practice questions (the course's by default)."""
     from mmexam.practice.bundle import bundle_from_bank, load_bundle
 
     if bundle is not None and bank is not None:
@@ -54,8 +53,10 @@ def _source(bundle: Path | None, bank: Path | None):
     if bundle is not None:
         return load_bundle(bundle)
     from mmexam.bank import load_bank
+    from mmexam.course import resolve_course
 
-    return bundle_from_bank(load_bank(bank or DEFAULT_BANK))
+    found = resolve_course(course)
+    return bundle_from_bank(load_bank(bank or found.bank, graders=found.graders))
 
 
 # ---------------------------------------------------------------- quiz
@@ -264,6 +265,7 @@ def quiz(
     seed: Annotated[
         int | None, typer.Option("--seed", help="Seed for a reproducible quiz.")
     ] = None,
+    course: CourseOption = None,
 ) -> None:
     """A terminal quiz on the practice questions, with instant feedback and a score.
 
@@ -276,7 +278,7 @@ def quiz(
     from mmexam.practice.history import history_path, load_history, save_history
     from mmexam.practice.quiz import Tally, choose, prepare
 
-    source = _source(bundle, bank)
+    source = _source(bundle, bank, course)
     history_file = history_path()
     history = load_history(history_file)
     rng = random.Random(seed)
@@ -332,8 +334,10 @@ def export(
         "practice"
     ),
     bank: Annotated[
-        Path, typer.Option("--bank", help="The question bank to export from.", file_okay=False)
-    ] = DEFAULT_BANK,
+        Path | None,
+        typer.Option("--bank", help="The question bank to export from.", file_okay=False),
+    ] = None,
+    course: CourseOption = None,
 ) -> None:
     """Write the student bundle: practice questions with answers, starter stubs, public-check fixtures.
 
@@ -342,9 +346,11 @@ def export(
 
     Example: mmexam practice export --out practice/
     """
+    from mmexam.course import resolve_course
     from mmexam.practice.bundle import export_bundle
 
-    result = export_bundle(bank, out)
+    found = resolve_course(course)
+    result = export_bundle(bank or found.bank, out, graders=found.graders)
     console = Console(highlight=False)
     parts = ", ".join(f"{part} {n}" for part, n in result.by_part.items())
     console.print(
@@ -379,8 +385,10 @@ def exam(
         "practice-exam"
     ),
     bank: Annotated[
-        Path, typer.Option("--bank", help="The question bank to draw from.", file_okay=False)
-    ] = DEFAULT_BANK,
+        Path | None,
+        typer.Option("--bank", help="The question bank to draw from.", file_okay=False),
+    ] = None,
+    course: CourseOption = None,
 ) -> None:
     """A timed practice midterm (PDF + HTML) from the practice pool, with its answer key.
 
@@ -391,9 +399,11 @@ def exam(
     """
     from datetime import datetime, timedelta
 
+    from mmexam.course import resolve_course
     from mmexam.practice.exam import practice_exam
 
-    result = practice_exam(bank, out, seed=seed)
+    found = resolve_course(course)
+    result = practice_exam(bank or found.bank, out, seed=seed, graders=found.graders)
     console = Console(highlight=False)
     names = ", ".join(p.name for p in result.files if p.parent == result.out)
     console.print(

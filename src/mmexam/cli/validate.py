@@ -7,19 +7,20 @@ from typing import Annotated
 
 import typer
 
-from mmexam.cli.app import app
-from mmexam.paths import DEFAULT_BANK
+from mmexam.cli.app import CourseOption, app
 
 
 @app.command()
 def validate(
     bank: Annotated[
-        Path, typer.Argument(help="Bank folder (exam.yaml + question files).")
-    ] = DEFAULT_BANK,
+        Path | None,
+        typer.Argument(help="Bank folder (exam.yaml + question files); default: the course's."),
+    ] = None,
     graders: Annotated[
         Path | None,
-        typer.Option(help="Folder of code tasks that code questions name (default: graders/)."),
+        typer.Option(help="Folder of code tasks that code questions name (default: the course's)."),
     ] = None,
+    course: CourseOption = None,
     math: Annotated[
         bool, typer.Option("--math/--no-math", help="Convert and typeset every formula.")
     ] = True,
@@ -33,7 +34,11 @@ def validate(
     """
     from mmexam.bank import check_bank
     from mmexam.bank.stats import bank_stats
+    from mmexam.course import resolve_course
 
+    if bank is None or graders is None:
+        found = resolve_course(course)
+        bank, graders = bank or found.bank, graders or found.graders
     report = check_bank(bank, graders=graders, math=math)
     for problem in report.problems:
         typer.echo(str(problem))

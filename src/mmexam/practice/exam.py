@@ -57,11 +57,15 @@ class PracticeExam:
     questions: list[str] = field(default_factory=list)
 
 
-def practice_exam(bank_path: Path, out: Path, *, seed: int | None = None) -> PracticeExam:
+def practice_exam(
+    bank_path: Path, out: Path, *, seed: int | None = None, graders: Path | None = None
+) -> PracticeExam:
     """Draw, render and write one practice midterm (exam + key, PDF + HTML, starter code)."""
     from mmexam.bank import load_bank
     from mmexam.build.exam import FORMATS, PaperJob, Settings, code_tasks, make_paper, write_starter
     from mmexam.paths import GRADERS, TEMPLATES
+
+    graders = graders or GRADERS
 
     pool = practice_bank(load_bank(Path(bank_path)))
     short = shortfalls(pool)
@@ -73,13 +77,13 @@ def practice_exam(bank_path: Path, out: Path, *, seed: int | None = None) -> Pra
     if seed is None:
         seed = random.SystemRandom().randrange(1, 10**6)
     out = Path(out)
-    settings = Settings(seed, FORMATS, True, TEMPLATES, GRADERS)
+    settings = Settings(seed, FORMATS, True, TEMPLATES, graders)
     job = PaperJob(student=f"practice-{seed}", name=None, variant=None, folder=out)
     student, files = make_paper(pool, job, settings)
     used = {item.question for item in student.items}
     tasks = code_tasks(pool, used)
     if tasks:
-        files += write_starter(out, tasks, pool.blueprint.title, GRADERS)
+        files += write_starter(out, tasks, pool.blueprint.title, graders)
     return PracticeExam(
         out=out,
         seed=seed,
