@@ -60,8 +60,9 @@ def main() -> int:
         flush=True,
     )
     # No torch.cuda call in this process before the sandbox forks its children.
-    from mmexam.grade.checks import run_checks
     from mmexam.grade.sandbox import Limits, Sandbox, SandboxWarning
+
+    from mmexam.checks import run_checks
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", SandboxWarning)

@@ -61,7 +61,7 @@ def counting_sandbox():
 
 def sandboxed(sandbox, files: tuple[str, ...], sources: dict, count: int) -> dict:
     """CPU per student (worker and sandbox) and calls per student, for one set of files."""
-    from mmexam.grade.checks import run_checks
+    from mmexam.checks import run_checks
 
     def student(name: str) -> None:
         with sandbox.session(name):
@@ -85,20 +85,22 @@ def direct_seconds_per_call(repeats: int = 5) -> tuple[float, int]:
     through the same reference caller the planner uses (backward passes included)."""
     import torch
 
-    from mmexam.grade.checks import _load_file, _reference_caller, plans
+    from mmexam.checks import plans
+    from mmexam.checks.judges import GradClose
+    from mmexam.checks.planner import load_file, reference_caller
 
     torch.set_num_threads(1)
     work = []
     made: set[tuple] = set()
     for task in TASKS:
-        reference = _load_file(REPO / "graders" / task / "reference.py", f"reference_{task}")
-        caller = _reference_caller(reference)
+        reference = load_file(REPO / "graders" / task / "reference.py", f"reference_{task}")
+        caller = reference_caller(reference)
         for plan in plans(task):
             if plan.kind in ("device", "mutation"):
                 continue  # device: no CUDA here; mutation: judged on another check's call
-            wrt = tuple(plan.options.get("wrt", ()))
+            wrt = plan.judge.wrt if isinstance(plan.judge, GradClose) else ()
             for call in plan.calls:
-                vjp = call.vjp if plan.judge == "grad_close" else None
+                vjp = plan.judge.upstream(call)
                 # Like the grader, a check planned on an earlier check's inputs reads that
                 # call's outcome instead of calling again (the second call of a pair is new).
                 key = (plan.function, id(call.args), call.memory_mb)

@@ -147,7 +147,7 @@ def build(count: int, seed: int) -> list[dict]:
 
 def grade(sandbox, submission: dict) -> dict:
     """All hidden checks of all four files of one submission (runs in a worker)."""
-    from mmexam.grade.checks import run_checks
+    from mmexam.checks import run_checks
 
     scores = {}
     before = sandbox.cpu_seconds()
@@ -162,7 +162,7 @@ def grade(sandbox, submission: dict) -> dict:
 
 ONE_PROCESS = """
 import json, sys
-from mmexam.grade.checks import run_checks
+from mmexam.checks import run_checks
 from mmexam.grade.sandbox import Sandbox
 submission = json.load(sys.stdin)
 with Sandbox() as sandbox:

@@ -1,6 +1,6 @@
-"""Checks of the contrastive task (see mmexam.grade.checks for the kinds and how they run)."""
+"""Checks of the contrastive task (see mmexam.checks for the kinds and how they run)."""
 
-from mmexam.grade.checks import rand, randn, standard_checks, symmetric
+from mmexam.checks import rand, randn, standard_checks, symmetric
 
 
 def _embeddings(g, dtype, N, d):

@@ -1,6 +1,6 @@
-"""Checks of the fusion task (see mmexam.grade.checks for the kinds and how they run)."""
+"""Checks of the fusion task (see mmexam.checks for the kinds and how they run)."""
 
-from mmexam.grade.checks import expect, randn, standard_checks, value
+from mmexam.checks import expect, randn, standard_checks, value
 
 # ----------------------------------------------------------------- additive_multiplicative
 

@@ -1,10 +1,10 @@
-"""Checks of the generation task (see mmexam.grade.checks for the kinds and how they run)."""
+"""Checks of the generation task (see mmexam.checks for the kinds and how they run)."""
 
 import math
 
 import torch
 
-from mmexam.grade.checks import (
+from mmexam.checks import (
     at_least,
     converges,
     expect,
@@ -13,7 +13,7 @@ from mmexam.grade.checks import (
     standard_checks,
     symmetric,
 )
-from mmexam.grade.modules import ModuleSpec
+from mmexam.sandbox import ModuleSpec
 
 # ----------------------------------------------------------------- VAE
 

@@ -1,8 +1,8 @@
-"""Checks of the mllm task (see mmexam.grade.checks for the kinds and how they run)."""
+"""Checks of the mllm task (see mmexam.checks for the kinds and how they run)."""
 
 import math
 
-from mmexam.grade.checks import expect, randn, standard_checks
+from mmexam.checks import expect, randn, standard_checks
 
 
 def _proj_inputs(g, dtype, B, T, dv, dl):

@@ -28,7 +28,7 @@ STALE = (
 def function_points(task: str) -> dict[str, float]:
     import torch
 
-    from mmexam.grade.checks import plans
+    from mmexam.checks import plans
 
     points: dict[str, float] = {}
     for plan in plans(task):

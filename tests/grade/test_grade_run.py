@@ -33,7 +33,7 @@ def function_points(task: str) -> dict[str, float]:
     """Points of the checks that run here (CUDA checks are skipped on a CPU), per function."""
     import torch
 
-    from mmexam.grade.checks import plans
+    from mmexam.checks import plans
 
     points: dict[str, float] = {}
     for plan in plans(task):

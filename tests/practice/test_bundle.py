@@ -51,7 +51,7 @@ def reference_body_lines() -> dict[str, str]:
 
 
 def hidden_check_names() -> set[str]:
-    from mmexam.grade.checks import list_tasks, plans
+    from mmexam.checks import list_tasks, plans
 
     return {p.name for task in list_tasks() for p in plans(task) if p.visibility == "hidden"}
 
@@ -109,7 +109,7 @@ def test_the_leak_search_finds_a_planted_leak(tmp_path):
 
 def test_the_bundle_holds_the_practice_pool_starters_and_public_fixtures(shipped_bundle):
     from mmexam.bank import load_bank
-    from mmexam.grade.checks import list_tasks, plans
+    from mmexam.checks import list_tasks, plans
 
     folder, output = shipped_bundle
     tasks = list_tasks()

@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from mmexam.checks import run_checks
 from mmexam.cli import app
 from mmexam.cli.check import as_document
-from mmexam.grade.checks import run_checks
 from mmexam.paths import GRADERS
 from mmexam.practice.check import practice_checks
 

@@ -458,7 +458,7 @@ def check_command(
     if bundle is not None:
         fixtures_for(task, bundle)  # a wrong task or bundle fails before the sandbox starts
     else:
-        from mmexam.grade.tasks import list_tasks
+        from mmexam.checks.tasks import list_tasks
 
         if task not in list_tasks():
             raise PracticeError(

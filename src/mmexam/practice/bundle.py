@@ -203,8 +203,8 @@ def export_bundle(bank_path: Path, out: Path, *, graders: Path | None = None) ->
     import shutil
 
     from mmexam.bank import load_bank
-    from mmexam.grade.checks import export_fixtures
-    from mmexam.grade.tasks import task_functions
+    from mmexam.checks import export_fixtures
+    from mmexam.checks.tasks import task_functions
     from mmexam.paths import GRADERS
     from mmexam.starter import REFERENCE, generate_starter
 

@@ -1,7 +1,7 @@
 """`practice check`: the public checks on a student's file, as the real grading runs them.
 
 The same engine, sandbox and messages as `mmexam check`
-(`mmexam.grade.checks.run_checks` with `hidden=False`). With a bundle, the
+(`mmexam.checks.run_checks` with `hidden=False`). With a bundle, the
 expected outputs are replayed from the bundle's fixtures, so no reference
 code is needed; without one, the shipped graders' public checks run directly.
 """
@@ -31,7 +31,7 @@ def fixtures_for(task: str, bundle: Path) -> Path:
 
 def practice_checks(task: str, source: str, *, filename: str, bundle: Path | None, sandbox):
     """Run the public checks of `task` on `source`: a `TaskResult`, exactly as `mmexam check`."""
-    from mmexam.grade.checks import run_checks
+    from mmexam.checks import run_checks
 
     fixtures = fixtures_for(task, bundle) if bundle is not None else None
     return run_checks(

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from mmexam.grade.checks import run_checks
+from mmexam.checks import run_checks
 from mmexam.paths import GRADERS
 
 BUGGY = Path(__file__).resolve().parent.parent / "fixtures" / "buggy"

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from mmexam.checks import export_fixtures, plans, run_checks
+from mmexam.checks.tasks import list_tasks, starter_source, task_functions
 from mmexam.errors import GradeError
-from mmexam.grade.checks import export_fixtures, plans, run_checks
-from mmexam.grade.tasks import list_tasks, starter_source, task_functions
 from mmexam.paths import GRADERS
 
 BUGGY = Path(__file__).resolve().parent.parent / "fixtures" / "buggy"
@@ -378,7 +378,7 @@ def test_replay_in_a_fresh_process_never_imports_the_references(tmp_path):
     code = (
         "import sys, warnings\n"
         "from pathlib import Path\n"
-        "from mmexam.grade.checks import plans\n"
+        "from mmexam.checks import plans\n"
         f"ps = plans('generation', fixtures=Path({str(tmp_path)!r}))\n"
         "print(len(ps), any('graders' in name for name in sys.modules))\n"
     )

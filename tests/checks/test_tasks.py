@@ -6,8 +6,7 @@ import sys
 
 import pytest
 
-from mmexam.errors import GradeError
-from mmexam.grade.tasks import (
+from mmexam.checks.tasks import (
     accepts,
     defined_functions,
     function_info,
@@ -17,6 +16,7 @@ from mmexam.grade.tasks import (
     starter_source,
     task_functions,
 )
+from mmexam.errors import GradeError
 from mmexam.paths import GRADERS
 
 TASKS = ["contrastive", "fusion", "generation", "mllm"]
@@ -82,7 +82,7 @@ def test_student_signatures_are_read_without_running_the_code():
 def test_reading_tasks_does_not_import_torch():
     code = (
         "import sys\n"
-        "from mmexam.grade.tasks import task_function_infos, starter_source\n"
+        "from mmexam.checks.tasks import task_function_infos, starter_source\n"
         "task_function_infos('generation'); starter_source('fusion')\n"
         "print('torch' in sys.modules)\n"
     )

@@ -2,7 +2,7 @@
 
 import torch
 
-from mmexam.grade.compare import compare, tolerance
+from mmexam.checks.compare import compare, tolerance
 
 
 def test_close_values_give_no_lines():

@@ -1,0 +1,130 @@
+"""Planning: every declared check of a task made into a `Plan` (inputs and expected outputs).
+
+Planning happens in the trusted process, once per task per process. Every
+reference output goes through one function, `reference_caller`, which calls
+`graders/<task>/reference.py`; property checks compute their expectation in
+closed form and need no reference at all. Because plans are plain tensors and
+JSON, the public ones can be exported as a practice fixture
+(`export_fixtures`) and replayed without graders/ (`plans(..., fixtures=)`).
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.util
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from mmexam.checks.declarations import Context
+from mmexam.checks.fixtures import read_fixture, write_fixture
+from mmexam.checks.plan import Call, Plan
+from mmexam.checks.tasks import function_info, task_dir
+from mmexam.errors import GradeError
+from mmexam.paths import GRADERS
+
+ReferenceCaller = Callable[[str, tuple, Any, tuple[int, ...]], Any]
+"""caller(function, args, vjp, wrt): the reference's output, or with `vjp` its gradients."""
+
+
+def load_file(path: Path, module_name: str) -> ModuleType:
+    """Import a grader file (checks.py, reference.py) by path as `module_name`."""
+    spec = importlib.util.spec_from_file_location(module_name, path)
+    if spec is None or spec.loader is None:
+        raise GradeError(f"{path}: cannot be loaded as a Python module")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def _to_module(arg: Any) -> Any:
+    """Turn a ModuleSpec argument into the trusted nn.Module the sandbox would build."""
+    if type(arg).__name__ == "ModuleSpec":
+        from mmexam.paths import trusted_modules
+        from mmexam.sandbox import build_module, load_modules
+
+        registry = load_modules(tuple(str(path) for path in trusted_modules()))
+        return build_module(registry, arg.name, arg.state)
+    return arg
+
+
+def reference_caller(reference: ModuleType) -> ReferenceCaller:
+    """The one way reference outputs are made: reference.<function>(*args), without
+    gradients; with `vjp`, the gradients of <output, vjp> w.r.t. the arguments at `wrt`,
+    aligned with args (None elsewhere; zeros where no gradient reaches)."""
+    import torch
+
+    def call(function: str, args: tuple, vjp: Any, wrt: tuple[int, ...]):
+        fn = getattr(reference, function)
+        if vjp is None:
+            with torch.no_grad():
+                return fn(*[_to_module(a) for a in args])
+        leaves = list(args)
+        for i in wrt:
+            leaves[i] = args[i].detach().clone().requires_grad_(True)
+        out = fn(*[_to_module(a) for a in leaves])
+        outs = out if isinstance(out, tuple) else (out,)
+        ups = vjp if isinstance(vjp, tuple) else (vjp,)
+        grads = torch.autograd.grad(outs, [leaves[i] for i in wrt], ups, allow_unused=True)
+        aligned: list[Any] = [None] * len(args)
+        for i, g in zip(wrt, grads):
+            aligned[i] = torch.zeros_like(args[i]) if g is None else g.detach()
+        return tuple(aligned)
+
+    return call
+
+
+def load_reference(task: str, graders: Path = GRADERS) -> ModuleType:
+    """graders/<task>/reference.py, imported (trusted code: never in the sandbox)."""
+    return load_file(task_dir(task, graders) / "reference.py", f"mmexam_graders_{task}_reference")
+
+
+@functools.cache
+def _live_plans(task: str, graders: Path) -> tuple[Plan, ...]:
+    folder = task_dir(task, graders)
+    checks = load_file(folder / "checks.py", f"mmexam_graders_{task}_checks")
+    caller = reference_caller(load_reference(task, graders))
+    out = []
+    earlier: dict[str, list[Call]] = {}
+    for check in checks.CHECKS:
+        ctx = Context(task, check.name, caller, earlier)
+        params = function_info(task, check.function, graders).params
+        calls = check.build(ctx)
+        earlier[check.name] = calls
+        out.append(
+            Plan(
+                name=check.name,
+                function=check.function,
+                points=check.points,
+                visibility=check.visibility,
+                kind=check.kind,
+                judge=check.judge,
+                property=check.property,
+                hint=check.hint,
+                params=params,
+                calls=tuple(calls),
+            )
+        )
+    return tuple(out)
+
+
+def plans(task: str, *, fixtures: Path | None = None, graders: Path = GRADERS) -> tuple[Plan, ...]:
+    """The task's planned checks: from graders/ (all checks) or from fixtures (public only)."""
+    if fixtures is not None:
+        return read_fixture(task, Path(fixtures))
+    task_dir(task, graders)  # unknown task -> GradeError
+    return _live_plans(task, graders)
+
+
+def export_fixtures(task: str, out_dir: Path, *, graders: Path = GRADERS) -> Path:
+    """Write the public checks' plans of `task` to out_dir/<task>.json + <task>.safetensors.
+
+    The files hold the inputs and the reference outputs of every public check,
+    so `run_checks(task, ..., fixtures=out_dir, hidden=False)` needs neither
+    graders/ nor the reference. Returns the JSON path.
+    """
+    public = [p for p in plans(task, graders=graders) if p.visibility == "public"]
+    return write_fixture(task, public, Path(out_dir))
