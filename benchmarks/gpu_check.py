@@ -60,13 +60,14 @@ def main() -> int:
         flush=True,
     )
     # No torch.cuda call in this process before the sandbox forks its children.
-    from mmexam.grade.sandbox import Limits, Sandbox, SandboxWarning
-
     from mmexam.checks import run_checks
+    from mmexam.paths import trusted_modules
+    from mmexam.sandbox import Limits, Sandbox, SandboxWarning
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", SandboxWarning)
-        sandbox = Sandbox(Limits(cpu_seconds_per_call=5.0, memory_mb=2048), device="cuda")
+        limits = Limits(cpu_seconds_per_call=5.0, memory_mb=2048)
+        sandbox = Sandbox(limits, device="cuda", modules=trusted_modules())
     print(f"isolation: {sandbox.isolation} ({sandbox.warning or 'bwrap'})", flush=True)
     try:
         for task in TASKS:

@@ -163,9 +163,10 @@ def grade(sandbox, submission: dict) -> dict:
 ONE_PROCESS = """
 import json, sys
 from mmexam.checks import run_checks
-from mmexam.grade.sandbox import Sandbox
+from mmexam.paths import trusted_modules
+from mmexam.sandbox import Sandbox
 submission = json.load(sys.stdin)
-with Sandbox() as sandbox:
+with Sandbox(modules=trusted_modules()) as sandbox:
     scores = {}
     for task, source in submission["files"].items():
         result = run_checks(task, source, sandbox=sandbox, filename=task + ".py")
@@ -219,8 +220,8 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
 
-    from mmexam.grade.pool import map_in_workers
-    from mmexam.grade.sandbox import isolation_status
+    from mmexam.paths import trusted_modules
+    from mmexam.sandbox import isolation_status, map_in_workers
 
     isolation, _ = isolation_status()
     submissions = build(args.count, args.seed)
@@ -236,7 +237,10 @@ def main() -> None:
     first = None
     results = {}
     failures = 0
-    for item in map_in_workers(grade, submissions, args.jobs, ordered=False):
+    workers = map_in_workers(
+        grade, submissions, args.jobs, ordered=False, modules=trusted_modules()
+    )
+    for item in workers:
         first = first or time.perf_counter()
         if item.ok:
             results[item.value["id"]] = item.value["scores"]

@@ -21,3 +21,8 @@ def data_dir(name: str) -> Path:
 DEFAULT_BANK = data_dir("question_bank")
 TEMPLATES = data_dir("templates")
 GRADERS = data_dir("graders")
+
+
+def trusted_modules(graders: Path = GRADERS) -> tuple[Path, ...]:
+    """The tasks' trusted nn.Module files (graders/<task>/modules.py) a sandbox may build."""
+    return tuple(sorted(graders.glob("*/modules.py")))

@@ -19,11 +19,12 @@ pytestmark = pytest.mark.sandbox
 
 @pytest.fixture(scope="module")
 def sandbox():
-    from mmexam.grade.sandbox import Sandbox, SandboxWarning
+    from mmexam.paths import trusted_modules
+    from mmexam.sandbox import Sandbox, SandboxWarning
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", SandboxWarning)  # rlimits-only where bwrap is missing
-        box = Sandbox()
+        box = Sandbox(modules=trusted_modules())
     yield box
     box.close()
 

@@ -15,11 +15,12 @@ pytestmark = [pytest.mark.gpu, pytest.mark.sandbox]
 
 @pytest.fixture(scope="module")
 def cuda_sandbox():
-    from mmexam.grade.sandbox import Sandbox, SandboxWarning
+    from mmexam.paths import trusted_modules
+    from mmexam.sandbox import Sandbox, SandboxWarning
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", SandboxWarning)  # GPU machines often lack bwrap
-        box = Sandbox(device="cuda")
+        box = Sandbox(device="cuda", modules=trusted_modules())
     yield box
     box.close()
 

@@ -43,9 +43,10 @@ pytestmark = pytest.mark.sandbox
 
 @pytest.fixture(scope="module")
 def sandbox():
-    from mmexam.grade.sandbox import Sandbox
+    from mmexam.paths import trusted_modules
+    from mmexam.sandbox import Sandbox
 
-    box = Sandbox()
+    box = Sandbox(modules=trusted_modules())
     yield box
     box.close()
 

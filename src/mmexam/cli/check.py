@@ -1,6 +1,6 @@
 """`mmexam check TASK FILE`: grade one code file with the checks engine.
 
-Thin: read the file, call `mmexam.grade.checks.run_checks` (the same engine
+Thin: read the file, call `mmexam.checks.run_checks` (the same engine
 `mmexam grade` and the practice mode use), print a table or JSON.
 
 Exit status: 0 whenever the file was graded — also when checks fail, since a
@@ -23,8 +23,8 @@ from mmexam.cli.app import app
 from mmexam.errors import GradeError
 
 if TYPE_CHECKING:
-    from mmexam.grade.checks import TaskResult
-    from mmexam.grade.sandbox import Sandbox
+    from mmexam.checks import TaskResult
+    from mmexam.sandbox import Sandbox
 
 
 @app.command()
@@ -54,13 +54,13 @@ def check(
 
     Example: mmexam check fusion submissions/s001/fusion.py --json
     """
-    from mmexam.grade.tasks import list_tasks
+    from mmexam.checks.tasks import list_tasks
 
     if task not in list_tasks():
         raise GradeError(f"unknown code task '{task}' — known tasks: {', '.join(list_tasks())}")
     source = read_source(file)
 
-    from mmexam.grade.checks import run_checks
+    from mmexam.checks import run_checks
 
     def grade(sandbox) -> TaskResult:
         return run_checks(task, source, hidden=hidden, sandbox=sandbox, filename=file.name)
@@ -79,11 +79,12 @@ def run_and_show(
 
     Shared by `mmexam check` and `mmexam practice check`, so both print the same.
     """
-    from mmexam.grade.sandbox import Sandbox
+    from mmexam.paths import trusted_modules
+    from mmexam.sandbox import Sandbox
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        sandbox = Sandbox(require_sandbox=require_sandbox, device=device)
+        sandbox = Sandbox(require_sandbox=require_sandbox, device=device, modules=trusted_modules())
     for warning in caught:
         typer.echo(f"warning: {warning.message}", err=True)
     try:

@@ -1,32 +1,19 @@
-"""Trusted `nn.Module` classes the sandbox builds for a student's function.
+"""The generation task's velocity networks: trusted `nn.Module`s the sandbox builds.
 
-Some tasks hand the student an `nn.Module` (e.g. the velocity field of
-`euler_sample`). Modules cannot cross the sandbox boundary (no pickle), so
-the trusted side sends a `ModuleSpec` — a class name from `MODULES` plus its
-tensors — and the sandbox builds the module from this file.
+`euler_sample` takes the velocity field as an `nn.Module`. Modules cannot
+cross the sandbox boundary (no pickle), so the checks send a
+`mmexam.sandbox.ModuleSpec` (a class name from `MODULES` plus its tensors)
+and the sandbox builds the module from this file, which the grader hands it
+as a trusted module file (`Sandbox(modules=...)`).
 
-This file is loaded twice: as `mmexam.grade.modules` by the grader, and as a
-top-level `modules` by the sandbox worker, where the mmexam package is not
-visible. It must therefore import nothing but torch and the standard library.
+This file is loaded inside the sandbox, where the mmexam package is not
+visible: it must import nothing but torch and the standard library.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 import torch
 from torch import nn
-
-
-@dataclass(frozen=True)
-class ModuleSpec:
-    """A module to build inside the sandbox: a class from `MODULES` and its tensors.
-
-    Example: `ModuleSpec("LinearVelocity", {"A": A, "c": c, "b": b})`.
-    """
-
-    name: str
-    state: dict[str, torch.Tensor] = field(default_factory=dict)
 
 
 def _time_column(t: float | torch.Tensor, x: torch.Tensor) -> torch.Tensor:
@@ -88,13 +75,3 @@ MODULES: dict[str, type[nn.Module]] = {
     "LinearVelocity": LinearVelocity,
     "MLPVelocity": MLPVelocity,
 }
-
-
-def build_module(name: str, state: dict[str, torch.Tensor]) -> nn.Module:
-    """Build the trusted module `name` from its tensors (in eval mode, no parameters to train)."""
-    try:
-        cls = MODULES[name]
-    except KeyError:
-        known = ", ".join(sorted(MODULES))
-        raise ValueError(f"unknown module '{name}' — known modules: {known}") from None
-    return cls(**state).eval()

@@ -20,13 +20,14 @@ import os
 import time
 import traceback
 import warnings
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
 from typing import Any, Generic, TypeVar
 
 from mmexam.errors import SandboxError
-from mmexam.grade.sandbox import Limits, Sandbox, SandboxWarning, isolation_status
+from mmexam.sandbox.client import Sandbox
+from mmexam.sandbox.isolation import Limits, SandboxWarning, isolation_status
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -48,10 +49,11 @@ def _worker_main(
     limits: Limits,
     device: str,
     require_sandbox: bool,
+    modules: tuple[str, ...],
 ) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", SandboxWarning)
-        sandbox = Sandbox(limits, require_sandbox=require_sandbox, device=device)
+        sandbox = Sandbox(limits, require_sandbox=require_sandbox, device=device, modules=modules)
     try:
         conn.send(("ready", None, None))
         while True:
@@ -121,13 +123,15 @@ def map_in_workers(
     require_sandbox: bool = False,
     ordered: bool = True,
     item_timeout: float | None = None,
+    modules: Sequence[str | os.PathLike[str]] = (),
 ) -> Iterator[WorkResult[R]]:
     """Run `fn(sandbox, item)` for every item in `jobs` sandboxed worker processes.
 
     `fn` and the items must be picklable (a module-level function, plain
     data). Yields one `WorkResult` per item: in input order when `ordered`,
     else as each completes. A crashed or timed-out worker is restarted and
-    only its in-flight item fails.
+    only its in-flight item fails. `modules`: the trusted module files each
+    worker's `Sandbox` is given.
     """
     isolation, warning = isolation_status()
     if isolation != "bwrap":
@@ -142,71 +146,15 @@ def map_in_workers(
         return
     jobs = max(1, min(jobs or os.cpu_count() or 1, len(todo)))
     context = multiprocessing.get_context("spawn")
-    args = (fn, limits or Limits(), device, require_sandbox)
-    workers = [_Worker(context, args) for _ in range(jobs)]
-    ready: set[int] = set()
-    pending = list(reversed(todo))
+    modules = tuple(os.path.abspath(m) for m in modules)
+    crew = _Crew(context, (fn, limits or Limits(), device, require_sandbox, modules), jobs)
+    crew.pending = list(reversed(todo))
     done: dict[int, WorkResult[R]] = {}
     next_out = 0
     remaining = len(todo)
-
-    def hand_out(worker: _Worker) -> None:
-        if pending and worker.busy is None:
-            index, item = pending.pop()
-            worker.busy = index
-            worker.since = time.monotonic()
-            worker.conn.send((index, item))
-
     try:
         while remaining:
-            conns = {w.conn: w for w in workers}
-            sentinels = {w.process.sentinel: w for w in workers}
-            timeout = None
-            if item_timeout is not None:
-                busy = [w.since for w in workers if w.busy is not None]
-                if busy:
-                    timeout = max(0.0, min(busy) + item_timeout - time.monotonic())
-            events = wait([*conns, *sentinels], timeout=timeout)
-            finished: list[WorkResult[R]] = []
-            broken: list[tuple[_Worker, str]] = []
-            for event in events:
-                if event in conns:
-                    worker = conns[event]
-                    try:
-                        kind, index, payload = worker.conn.recv()
-                    except (EOFError, OSError):
-                        broken.append((worker, worker.why_dead()))
-                        continue
-                    if kind == "ready":
-                        ready.add(id(worker))
-                        hand_out(worker)
-                        continue
-                    worker.busy = None
-                    if kind == "ok":
-                        finished.append(WorkResult(index=index, ok=True, value=payload))
-                    else:
-                        finished.append(WorkResult(index=index, ok=False, error=payload))
-                    hand_out(worker)
-                elif event in sentinels:
-                    worker = sentinels[event]
-                    if worker not in [b for b, _ in broken]:
-                        broken.append((worker, worker.why_dead()))
-            if item_timeout is not None:
-                now = time.monotonic()
-                for worker in workers:
-                    late = worker.busy is not None and now - worker.since > item_timeout
-                    if late and worker not in [b for b, _ in broken]:
-                        broken.append((worker, f"took longer than {item_timeout:g} s"))
-            for worker, why in broken:
-                if worker.busy is not None:
-                    finished.append(WorkResult(index=worker.busy, ok=False, error=why))
-                elif id(worker) not in ready:
-                    # A worker that dies before it is ready cannot start a sandbox at all.
-                    raise SandboxError(f"a grading worker could not start: {why}")
-                worker.kill()
-                replacement = _Worker(context, args)
-                workers[workers.index(worker)] = replacement
-            for result in finished:
+            for result in crew.step(item_timeout):
                 remaining -= 1
                 if not ordered:
                     yield result
@@ -216,5 +164,80 @@ def map_in_workers(
                     yield done.pop(next_out)
                     next_out += 1
     finally:
-        for worker in workers:
+        crew.stop()
+
+
+class _Crew:
+    """The worker processes of one `map_in_workers` call, and the items they have yet to do."""
+
+    def __init__(self, context: Any, args: tuple, jobs: int) -> None:
+        self.context = context
+        self.args = args
+        self.workers = [_Worker(context, args) for _ in range(jobs)]
+        self.ready: set[int] = set()
+        self.pending: list[tuple[int, Any]] = []  # (index, item), the next one last
+
+    def hand_out(self, worker: _Worker) -> None:
+        if self.pending and worker.busy is None:
+            index, item = self.pending.pop()
+            worker.busy = index
+            worker.since = time.monotonic()
+            worker.conn.send((index, item))
+
+    def step(self, item_timeout: float | None) -> list[WorkResult]:
+        """Wait for the next events; the items they finished (a broken worker's fails)."""
+        conns = {w.conn: w for w in self.workers}
+        sentinels = {w.process.sentinel: w for w in self.workers}
+        timeout = None
+        if item_timeout is not None:
+            busy = [w.since for w in self.workers if w.busy is not None]
+            if busy:
+                timeout = max(0.0, min(busy) + item_timeout - time.monotonic())
+        events = wait([*conns, *sentinels], timeout=timeout)
+        finished: list[WorkResult] = []
+        broken: list[tuple[_Worker, str]] = []
+        for event in events:
+            if event in conns:
+                self._receive(conns[event], finished, broken)
+            elif event in sentinels:
+                worker = sentinels[event]
+                if worker not in [b for b, _ in broken]:
+                    broken.append((worker, worker.why_dead()))
+        if item_timeout is not None:
+            now = time.monotonic()
+            for worker in self.workers:
+                late = worker.busy is not None and now - worker.since > item_timeout
+                if late and worker not in [b for b, _ in broken]:
+                    broken.append((worker, f"took longer than {item_timeout:g} s"))
+        for worker, why in broken:
+            if worker.busy is not None:
+                finished.append(WorkResult(index=worker.busy, ok=False, error=why))
+            elif id(worker) not in self.ready:
+                # A worker that dies before it is ready cannot start a sandbox at all.
+                raise SandboxError(f"a grading worker could not start: {why}")
+            worker.kill()
+            self.workers[self.workers.index(worker)] = _Worker(self.context, self.args)
+        return finished
+
+    def _receive(
+        self, worker: _Worker, finished: list[WorkResult], broken: list[tuple[_Worker, str]]
+    ) -> None:
+        try:
+            kind, index, payload = worker.conn.recv()
+        except (EOFError, OSError):
+            broken.append((worker, worker.why_dead()))
+            return
+        if kind == "ready":
+            self.ready.add(id(worker))
+            self.hand_out(worker)
+            return
+        worker.busy = None
+        if kind == "ok":
+            finished.append(WorkResult(index=index, ok=True, value=payload))
+        else:
+            finished.append(WorkResult(index=index, ok=False, error=payload))
+        self.hand_out(worker)
+
+    def stop(self) -> None:
+        for worker in self.workers:
             worker.stop()
