@@ -12,9 +12,9 @@ from mmexam.bank.models import (
     OpenPart,
     ShortAnswerPart,
 )
+from mmexam.checks.results import CheckResult, TaskResult
 from mmexam.exam import Item
-from mmexam.grade.results import CodeCheck
-from mmexam.grade.scoring import CodeOutcome, parse_number, score_item
+from mmexam.grade.scoring import parse_number, score_item
 from mmexam.grade.submissions import Answer
 
 OPTIONS = ["early fusion", "late fusion", "tensor fusion", "gated fusion"]
@@ -210,7 +210,7 @@ def code_body(functions):
 
 
 def check(name, function, passed, points=1.0):
-    return CodeCheck(
+    return CheckResult(
         name=name,
         function=function,
         score=points if passed else 0.0,
@@ -222,13 +222,13 @@ def check(name, function, passed, points=1.0):
 
 
 def test_code_points_are_the_share_of_its_functions_checks():
-    checks = (
+    checks = [
         check("tf.values", "tensor_fusion", True, 2),
         check("tf.grad", "tensor_fusion", False, 2),
         check("am.values", "additive_multiplicative", True, 4),
         check("gated.values", "gated_fusion", False, 10),
-    )
-    outcome = CodeOutcome(filename="fusion.py", submitted=True, checks=checks)
+    ]
+    outcome = TaskResult(task="fusion", filename="fusion.py", checks=checks)
     result = score_item(
         item("code", points=8),
         code_body(["tensor_fusion", "additive_multiplicative"]),
@@ -244,7 +244,7 @@ def test_code_missing_file_and_answer_in_yaml():
         item("code", points=8),
         code_body(["tensor_fusion"]),
         ans("def f(): ..."),
-        code=CodeOutcome(filename="fusion.py", submitted=False),
+        code=None,
     )
     assert scored.result.points == 0
     assert "fusion.py was not submitted" in scored.result.messages[0]

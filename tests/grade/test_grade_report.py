@@ -8,10 +8,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from mmexam.checks.results import CheckResult
 from mmexam.grade.feedback import render_feedback
 from mmexam.grade.report import check_stats, option_stats, question_stats, render_report
 from mmexam.grade.results import (
-    CodeCheck,
     ItemResult,
     PartInfo,
     RunInfo,
@@ -81,7 +81,7 @@ def class_results(n=30, seed=0):
         )
         passed = [rng.random() < skill for _ in range(3)]
         checks = [
-            CodeCheck(
+            CheckResult(
                 name=f"tensor_fusion.c{i}",
                 function="tensor_fusion",
                 score=1.0 if ok else 0.0,

@@ -15,7 +15,8 @@ from exam_fixture import BANK, make_exam, reference, write_answers
 from gradescope_schema import validate
 
 from mmexam.errors import GradeError
-from mmexam.grade.engine import GradeOptions, grade_submissions, merge_shards
+from mmexam.grade.engine import GradeOptions, grade_submissions
+from mmexam.grade.merge import merge_shards
 
 pytestmark = [pytest.mark.sandbox, pytest.mark.slow]
 

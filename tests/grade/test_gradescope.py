@@ -6,13 +6,14 @@ import pytest
 from gradescope_schema import validate
 from pydantic import ValidationError
 
+from mmexam.checks.results import CheckResult
 from mmexam.grade.gradescope import to_gradescope
-from mmexam.grade.results import CodeCheck, ItemResult, StudentResult, SubmissionProblem
+from mmexam.grade.results import ItemResult, StudentResult, SubmissionProblem
 
 
 def student():
     checks = [
-        CodeCheck(
+        CheckResult(
             name="tensor_fusion.values",
             function="tensor_fusion",
             score=2,
@@ -20,7 +21,7 @@ def student():
             passed=True,
             visibility="public",
         ),
-        CodeCheck(
+        CheckResult(
             name="tensor_fusion.grad",
             function="tensor_fusion",
             score=0,

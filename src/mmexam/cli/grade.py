@@ -81,7 +81,8 @@ def run(
 
     Example: mmexam grade examples/submissions
     """
-    from mmexam.grade.engine import GradeOptions, grade_submissions, parse_shard
+    from mmexam.grade.engine import GradeOptions, grade_submissions
+    from mmexam.grade.inputs import parse_shard
 
     options = GradeOptions(
         submissions=submissions,
@@ -113,7 +114,7 @@ def merge(
 
     Example: mmexam grade merge grades-1 grades-2 --out grades
     """
-    from mmexam.grade.engine import merge_shards
+    from mmexam.grade.merge import merge_shards
 
     summary = merge_shards(list(shards), out, manual)
     show_summary(Console(), summary, None)

@@ -23,6 +23,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from mmexam.checks.results import CheckResult
 from mmexam.exam import Kind
 
 RESULT_FORMAT = 1
@@ -47,25 +48,6 @@ class SubmissionProblem(_Model):
 
     def line(self) -> str:
         return f"{self.where}: {self.message}"
-
-
-class CodeCheck(_Model):
-    """One autograder check as it was run on the student's code."""
-
-    name: str = Field(description="Check name, e.g. 'tensor_fusion_values'.")
-    function: str = Field(description="The student function the check exercises.")
-    score: float = Field(description="Points earned on the check's own scale.")
-    max_score: float = Field(description="Points the check is worth on its own scale.")
-    passed: bool = Field(description="Whether the check passed.")
-    message: str = Field(
-        default="", description="What went wrong, like torch.testing.assert_close."
-    )
-    visibility: Literal["public", "hidden"] = Field(
-        description="Public (practice) or hidden check."
-    )
-    skipped: bool = Field(
-        default=False, description="Not run here (e.g. a CUDA check without a GPU); counts 0 of 0."
-    )
 
 
 ItemStatus = Literal["auto", "review", "manual"]
@@ -113,7 +95,10 @@ class ItemResult(_Model):
         default_factory=list, description="Feedback lines: expected, got, difference, where."
     )
     comment: str | None = Field(default=None, description="The reviewer's comment, if any.")
-    checks: list[CodeCheck] = Field(default_factory=list, description="Code checks of this item.")
+    checks: list[CheckResult] = Field(
+        default_factory=list,
+        description="Code checks of this item, as the checks runner returned them.",
+    )
     code_task: str | None = Field(default=None, description="Code task of a code item.")
     chosen: list[int] | None = Field(
         default=None, description="Authored indices of the options the student chose (mcq/multi)."

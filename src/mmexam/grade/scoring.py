@@ -22,8 +22,9 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from mmexam.checks.results import TaskResult
 from mmexam.exam import Item
-from mmexam.grade.results import CodeCheck, ItemResult, SubmissionProblem
+from mmexam.grade.results import ItemResult, SubmissionProblem
 from mmexam.grade.submissions import Answer
 
 DEFAULT_REL_TOL = 1e-9
@@ -36,17 +37,6 @@ class Scored:
 
     result: ItemResult
     problems: list[SubmissionProblem] = field(default_factory=list)
-
-
-@dataclass(frozen=True)
-class CodeOutcome:
-    """What the autograder made of one task file (None checks: the file was not submitted)."""
-
-    filename: str
-    submitted: bool
-    load_error: str | None = None
-    checks: tuple[CodeCheck, ...] = ()
-    failure: str | None = None  # the grader itself failed on this file (not the student)
 
 
 def letter(k: int) -> str:
@@ -79,10 +69,14 @@ def score_item(
     answer: Answer | None,
     *,
     context: str | None = None,
-    code: CodeOutcome | None = None,
+    code: TaskResult | None = None,
     filename: str = "answers.yaml",
 ) -> Scored:
-    """Score `answer` for `item`, whose instantiated bank body is `body`."""
+    """Score `answer` for `item`, whose instantiated bank body is `body`.
+
+    A code item reads `code`, the checks' result on the student's file for its task
+    (None when that file was not submitted).
+    """
     base = ItemResult(
         number=item.number,
         part=item.part,
@@ -383,7 +377,7 @@ def _score_open(item, body, answer, base, where, code) -> Scored:
 # ---------------------------------------------------------------- code
 
 
-def _score_code(item, body, answer, base, where, code: CodeOutcome | None) -> Scored:
+def _score_code(item, body, answer, base, where, code: TaskResult | None) -> Scored:
     functions = list(body.functions)
     base.code_task = body.task
     base.expected = "every check passes for " + ", ".join(f"{f}()" for f in functions)
@@ -397,8 +391,8 @@ def _score_code(item, body, answer, base, where, code: CodeOutcome | None) -> Sc
                 "answers.yaml; this answer was ignored",
             )
         )
-    if code is None or not code.submitted:
-        filename = code.filename if code else f"{body.task}.py"
+    if code is None:
+        filename = f"{body.task}.py"
         base.messages.append(
             f"{filename} was not submitted: expected a file {filename} defining "
             + ", ".join(f"{f}()" for f in functions)
