@@ -94,3 +94,17 @@ def test_the_starter_in_the_bundle_scores_zero_without_graders(shipped_bundle, s
     bundle = shipped_bundle[0]
     graded = practice_check("fusion", bundle / "starter" / "fusion.py", bundle, student_machine)
     assert graded["score"] == 0 and not any(c["passed"] for c in graded["checks"]), graded
+
+
+def test_the_modules_a_task_hands_over_travel_in_the_bundle(
+    shipped_bundle, student_machine, tmp_path
+):
+    """generation's checks pass velocity networks: their trusted file is in the bundle."""
+    bundle = shipped_bundle[0]
+    fixtures = json.loads((bundle / "fixtures" / "generation.json").read_text(encoding="utf-8"))
+    assert '"module"' in json.dumps(fixtures)  # a public check hands the student an nn.Module
+    assert (bundle / "fixtures" / "generation.modules.py").is_file()
+    correct = tmp_path / "generation.py"
+    correct.write_text((GRADERS / "generation" / "reference.py").read_text(encoding="utf-8"))
+    right = practice_check("generation", correct, bundle, student_machine)
+    assert right["checks"] and all(c["passed"] for c in right["checks"]), right

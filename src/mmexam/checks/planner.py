@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import importlib.util
+import shutil
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -124,7 +125,13 @@ def export_fixtures(task: str, out_dir: Path, *, graders: Path = GRADERS) -> Pat
 
     The files hold the inputs and the reference outputs of every public check,
     so `run_checks(task, ..., fixtures=out_dir, hidden=False)` needs neither
-    graders/ nor the reference. Returns the JSON path.
+    graders/ nor the reference. The task's trusted module file (the modules a
+    check hands the student's function), if it has one, goes beside them as
+    <task>.modules.py, for the sandbox. Returns the JSON path.
     """
     public = [p for p in plans(task, graders=graders) if p.visibility == "public"]
-    return write_fixture(task, public, Path(out_dir))
+    json_path = write_fixture(task, public, Path(out_dir))
+    trusted = task_dir(task, graders) / "modules.py"
+    if trusted.is_file():
+        shutil.copyfile(trusted, Path(out_dir) / f"{task}.modules.py")
+    return json_path

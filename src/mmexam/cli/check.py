@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -74,17 +74,23 @@ def run_and_show(
     as_json: bool,
     require_sandbox: bool,
     device: str = "cpu",
+    modules: Sequence[Path] | None = None,
 ) -> None:
     """Open a sandbox (its warnings go to stderr), grade in it, close it, print the result.
 
     Shared by `mmexam check` and `mmexam practice check`, so both print the same.
+    `modules`: the trusted module files the sandbox may build (default: the graders').
     """
     from mmexam.paths import trusted_modules
     from mmexam.sandbox import Sandbox
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        sandbox = Sandbox(require_sandbox=require_sandbox, device=device, modules=trusted_modules())
+        sandbox = Sandbox(
+            require_sandbox=require_sandbox,
+            device=device,
+            modules=trusted_modules() if modules is None else modules,
+        )
     for warning in caught:
         typer.echo(f"warning: {warning.message}", err=True)
     try:

@@ -453,7 +453,7 @@ def check_command(
     Example: mmexam practice check fusion fusion.py --bundle practice/
     """
     from mmexam.cli.check import read_source, run_and_show
-    from mmexam.practice.check import fixtures_for, practice_checks
+    from mmexam.practice.check import bundle_modules, fixtures_for, practice_checks
 
     if bundle is not None:
         fixtures_for(task, bundle)  # a wrong task or bundle fails before the sandbox starts
@@ -469,4 +469,5 @@ def check_command(
     def grade(sandbox):
         return practice_checks(task, source, filename=file.name, bundle=bundle, sandbox=sandbox)
 
-    run_and_show(grade, as_json=as_json, require_sandbox=require_sandbox)
+    modules = bundle_modules(task, bundle) if bundle is not None else None
+    run_and_show(grade, as_json=as_json, require_sandbox=require_sandbox, modules=modules)

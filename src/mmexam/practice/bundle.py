@@ -242,6 +242,8 @@ def export_bundle(bank_path: Path, out: Path, *, graders: Path | None = None) ->
             )
         )
         files += [starter.as_posix(), f"fixtures/{task}.json", f"fixtures/{task}.safetensors"]
+        if (out / "fixtures" / f"{task}.modules.py").is_file():
+            files.append(f"fixtures/{task}.modules.py")
     bundle = Bundle(
         blueprint=bank.blueprint,
         questions=[without_reference_code(q) for q in pool],

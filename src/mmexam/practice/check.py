@@ -29,6 +29,12 @@ def fixtures_for(task: str, bundle: Path) -> Path:
     return folder
 
 
+def bundle_modules(task: str, bundle: Path) -> tuple[Path, ...]:
+    """The trusted module file the bundle holds for `task` (the sandbox builds its modules)."""
+    trusted = fixtures_for(task, bundle) / f"{task}.modules.py"
+    return (trusted,) if trusted.is_file() else ()
+
+
 def practice_checks(task: str, source: str, *, filename: str, bundle: Path | None, sandbox):
     """Run the public checks of `task` on `source`: a `TaskResult`, exactly as `mmexam check`."""
     from mmexam.checks import run_checks
