@@ -13,6 +13,7 @@ from mmexam.cli import (
     init,  # noqa: F401
     practice,  # noqa: F401
     schema,  # noqa: F401
+    serve,  # noqa: F401
     validate,  # noqa: F401
 )
 from mmexam.cli.app import app, main
