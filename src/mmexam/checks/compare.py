@@ -107,6 +107,22 @@ def values(
         lines.append(f"  Non-finite values (nan or inf) returned: {non_finite}")
     if not reveal:
         return lines
+    return lines + _where(a, e, abs_diff, close, rtol=rtol, atol=atol, labels=labels)
+
+
+def _where(
+    a: torch.Tensor,
+    e: torch.Tensor,
+    abs_diff: torch.Tensor,
+    close: torch.Tensor,
+    *,
+    rtol: float,
+    atol: float,
+    labels: tuple[str, str],
+) -> list[str]:
+    """The lines that reveal values: the greatest differences, where, and both sides there."""
+    total = e.numel()
+    lines: list[str] = []
     diff_for_max = torch.where(
         close,
         torch.zeros_like(abs_diff),

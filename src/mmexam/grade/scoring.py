@@ -215,18 +215,7 @@ def _score_multi(item, body, answer, base, where, code) -> Scored:
         _shown(perm, body.options, j) for j in sorted(picked, key=perm.index)
     )
     correct = set(key)
-    right = len(picked & correct)
-    wrong = len(picked - correct)
-    if body.scoring == "all_or_nothing":
-        share = 1.0 if picked == correct else 0.0
-        rule = "full points only for exactly the correct set"
-    elif body.scoring == "per_option":
-        marked_right = sum(1 for j in range(n) if (j in picked) == (j in correct))
-        share = marked_right / n
-        rule = f"{marked_right} of {n} options marked correctly"
-    else:
-        share = max(0.0, (right - wrong) / len(correct))
-        rule = f"({right} right − {wrong} wrong) / {len(correct)} correct"
+    share, rule = _multi_share(body.scoring, picked, correct, n)
     base.points = item.points * share
     if picked != correct:
         missed = correct - picked
@@ -245,6 +234,19 @@ def _score_multi(item, body, answer, base, where, code) -> Scored:
             f"{fmt_points(base.points)} of {fmt_points(item.points)} points."
         )
     return Scored(base, problems)
+
+
+def _multi_share(scoring: str, picked: set[int], correct: set[int], n: int) -> tuple[float, str]:
+    """The share of a multi-select item's points earned, and the rule that gave it."""
+    right = len(picked & correct)
+    wrong = len(picked - correct)
+    if scoring == "all_or_nothing":
+        return (1.0 if picked == correct else 0.0), "full points only for exactly the correct set"
+    if scoring == "per_option":
+        marked_right = sum(1 for j in range(n) if (j in picked) == (j in correct))
+        return marked_right / n, f"{marked_right} of {n} options marked correctly"
+    share = max(0.0, (right - wrong) / len(correct))
+    return share, f"({right} right − {wrong} wrong) / {len(correct)} correct"
 
 
 # ---------------------------------------------------------------- numbers
