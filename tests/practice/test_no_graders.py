@@ -108,3 +108,13 @@ def test_the_modules_a_task_hands_over_travel_in_the_bundle(
     correct.write_text((GRADERS / "generation" / "reference.py").read_text(encoding="utf-8"))
     right = practice_check("generation", correct, bundle, student_machine)
     assert right["checks"] and all(c["passed"] for c in right["checks"]), right
+
+
+def test_generation_replays_its_velocity_networks_without_graders(shipped_bundle, student_machine):
+    """euler_sample's inputs are trusted nn.Modules: their file travels in the bundle."""
+    bundle = shipped_bundle[0]
+    correct = student_machine[1] / "generation.py"
+    correct.write_text((GRADERS / "generation" / "reference.py").read_text(encoding="utf-8"))
+    graded = practice_check("generation", correct, bundle, student_machine)
+    assert any(c["function"] == "euler_sample" for c in graded["checks"]), graded
+    assert all(c["passed"] for c in graded["checks"]), graded
