@@ -42,8 +42,6 @@ from mmexam.bank.models import (
 )
 from mmexam.errors import StarterError
 from mmexam.starter import REFERENCE, generate_starter
-from mmexam.errors import StarterError
-from mmexam.starter import REFERENCE, generate_starter
 
 LETTERS = string.ascii_lowercase
 EPS = 1e-9
