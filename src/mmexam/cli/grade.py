@@ -45,8 +45,9 @@ ManualOption = Annotated[
 @grade.command("run")
 def run(
     submissions: Annotated[
-        Path, typer.Argument(help="Folder with one folder or .zip per student, named by id.")
-    ],
+        Path | None,
+        typer.Argument(help="Folder with one folder or .zip per student, named by id."),
+    ] = None,
     variants: Annotated[
         Path, typer.Option("--variants", help="The variants.json written by `mmexam build`.")
     ] = Path("build/variants.json"),
@@ -76,13 +77,36 @@ def run(
     require_sandbox: Annotated[
         bool, typer.Option("--require-sandbox", help="Refuse to run student code without bwrap.")
     ] = False,
+    database: Annotated[
+        str | None,
+        typer.Option(
+            "--database",
+            help="Grade the online exam's answers (`mmexam serve`'s database), exported first "
+            "to SUBMISSIONS (default: OUT/online-submissions).",
+        ),
+    ] = None,
 ) -> None:
     """Grade a folder of submissions into grades/ and manual/ review sheets.
 
     Example: mmexam grade examples/submissions
     """
+    from mmexam.errors import GradeError
     from mmexam.grade.engine import GradeOptions, grade_submissions
     from mmexam.grade.inputs import parse_shard
+
+    if database is not None:
+        from mmexam.serve.export import export_database
+
+        submissions = submissions or out / "online-submissions"
+        exported = export_database(database, variants.parent, submissions, bank)
+        typer.echo(
+            f"exported {len(exported.written)} online submissions to {submissions}", err=True
+        )
+    elif submissions is None:
+        raise GradeError(
+            "give the submissions folder (mmexam grade submissions/), or --database URL "
+            "to grade the answers of `mmexam serve`"
+        )
 
     options = GradeOptions(
         submissions=submissions,

@@ -79,3 +79,16 @@ def _replace_folder(target: Path, files: dict[str, bytes]) -> None:
         shutil.rmtree(old, ignore_errors=True)
     else:
         os.replace(fresh, target)
+
+
+def export_database(
+    database: str | None, build: Path, out: Path, bank: Path | None = None
+) -> ExportResult:
+    """Open the exam of `build` and its database, and export its answers to `out`."""
+    from mmexam.serve.server import open_exam
+
+    exam, db = open_exam(build, database, bank)
+    try:
+        return export_submissions(db, exam, out)
+    finally:
+        db.close()
