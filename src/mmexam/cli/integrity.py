@@ -15,7 +15,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from mmexam.cli.app import app
+from mmexam.cli.app import CourseOption, app
 
 
 class TextMeasure(str, Enum):
@@ -53,6 +53,7 @@ def integrity(
         Path | None,
         typer.Option("--out", help="Folder for integrity.html/.json (default: GRADES)."),
     ] = None,
+    course: CourseOption = None,
 ) -> None:
     """Rank pairs of students whose answers agree more than independent work explains.
 
@@ -60,12 +61,13 @@ def integrity(
 
     Example: mmexam integrity grades --submissions examples/submissions
     """
+    from mmexam.course import resolve_course
     from mmexam.integrity import Settings, check_integrity
     from mmexam.integrity.report import fmt_p, write_report
     from mmexam.integrity.sheets import read_seats, read_sheets, task_sources
 
     sheets, tasks, notes = read_sheets(grades, variants, submissions)
-    starters, references = task_sources(tasks)
+    starters, references = task_sources(tasks, resolve_course(course).graders)
     settings = Settings(
         top=top, alpha=alpha, text_backend=text.value, starters=starters, references=references
     )

@@ -63,6 +63,7 @@ def normalise(source: str) -> list[Token]:
         return _coarse(source)
     out: list[Token] = []
     previous = "NEWLINE"
+    skip_newline = False
     for i, tok in enumerate(raw):
         kind = tokenize.tok_name[tok.type]
         if kind in ("COMMENT", "NL", "ENCODING", "ENDMARKER"):
@@ -75,7 +76,8 @@ def normalise(source: str) -> list[Token]:
             )
             statement = previous in ("NEWLINE", "INDENT", "DEDENT")
             if statement and following is not None and following.type == tokenize.NEWLINE:
-                continue  # a docstring or a bare string: documentation
+                skip_newline = True  # a docstring or a bare string: documentation
+                continue
             out.append(Token("S", line))
         elif kind == "NAME":
             word = keyword.iskeyword(tok.string) or keyword.issoftkeyword(tok.string)
@@ -84,6 +86,9 @@ def normalise(source: str) -> list[Token]:
         elif kind == "NUMBER":
             out.append(Token("0", line))
         elif kind == "NEWLINE":
+            if skip_newline:
+                skip_newline = False
+                continue
             out.append(Token(";", line))
         elif kind == "INDENT":
             out.append(Token("{", line))

@@ -79,7 +79,7 @@ def score_class(
     similar = text.similar_answers(sheets, backend, measure, notes)
     kinds = [
         any(s.choices for s in sheets),
-        bool(cols),
+        bool(cols.columns),
         any(len(t.prints) > 1 for t in tasks.values()),
     ]
     k = max(1, sum(kinds))
@@ -88,7 +88,7 @@ def score_class(
         for (a, b), cs in zip(index, choice_scores)
     }
     for a, b in numbers.candidates(cols):
-        scored[(a, b)].numbers = numbers.score_pair(cols, a, b, sheets)
+        scored[(a, b)].numbers = numbers.score_pair(cols, a, b)
     for a, b in code.candidates(tasks):
         scored[(a, b)].code = code.score_pair(tasks, a, b)
     for key, found in similar.items():

@@ -29,7 +29,7 @@ import numpy as np
 
 from mmexam.integrity.models import Sheet, SimilarText
 
-THRESHOLDS = {"embedding": 0.95, "lexical": 0.6}
+THRESHOLDS = {"embedding": 0.97, "lexical": 0.8}
 """Similarity from which two answers count as near-duplicates."""
 MARGIN = 0.05
 """How much closer to each other than to the model answer two answers must be."""
