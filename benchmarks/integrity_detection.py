@@ -1,0 +1,610 @@
+"""Does `mmexam integrity` find copying, and only copying? A synthetic class with known pairs.
+
+    python benchmarks/integrity_detection.py                 # 200 students, 20 injected pairs
+    python benchmarks/integrity_detection.py --students 400 --seed 3
+
+1. Papers: one per roster id, drawn from the shipped bank by the real build
+   code (`draw_paper`, the function `mmexam build` uses; nothing is rendered).
+2. Answers: every student has an ability θ ~ N(0, 1); every item a
+   difficulty (from the bank's easy/medium/hard, plus noise), a
+   discrimination and fixed distractor popularities, so some wrong options
+   attract many students and others almost none. Right with probability
+   logistic(a(θ - b)); otherwise a distractor by popularity, sometimes blank.
+   Wrong numbers come from a few common slips applied to the student's own
+   parameters (×2, ½, ±1, a sign, 0) or an arithmetic accident. Written
+   answers are rubric points in the student's own words (dropped and
+   reordered words). Code is the reference solution reworked by the student
+   (temporaries, checks, prints, different keyword forms), or the untouched
+   starter, or nothing.
+3. Injected pairs (5 of each kind by default; copier and source never
+   reused): **full** copy (every answer the copier could take from the
+   source: the same question by its content, else the same printed number
+   from the answer sheet; the code files too); **partial** copy of 30% of
+   the copier's multiple-choice part; **code** copied with every variable
+   renamed, functions reordered and comments changed; **numeric**: the
+   numeric answers of one problem both got, copied across different
+   parameters.
+4. Grading with the grading core (`score_item`, as `mmexam grade` scores each
+   item; code checks are not run: their points do not enter the integrity
+   check) into graded/*.json, then the integrity check reads that folder,
+   variants.json and the submissions exactly as `mmexam integrity` does.
+5. Figures: injected pairs found among the listed pairs (at most 20, family-wise
+   level 0.05), innocent pairs listed, per kind; the same with a seating
+   chart (random seats, each copier beside their source, as copying from a
+   paper needs); and a baseline in the same run: the 20 pairs with the most
+   identical letters at the same printed numbers (raw agreement, no model of
+   chance).
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import json
+import math
+import random
+import sys
+import tempfile
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from mmexam.bank import load_bank
+from mmexam.bank.params import instantiate
+from mmexam.build.variants import draw_paper
+from mmexam.exam import Item, Manifest, Student, content_hash
+from mmexam.grade.results import StudentResult, save_result
+from mmexam.grade.scoring import score_item
+from mmexam.grade.submissions import Answer
+from mmexam.integrity import Settings
+from mmexam.integrity.rank import listed, score_class
+from mmexam.integrity.sheets import read_sheets, task_sources
+from mmexam.paths import DEFAULT_BANK, GRADERS
+from mmexam.starter import generate_starter
+
+LETTERS = "abcdefghijklmnopqrstuvwxyz"
+KINDS = ("full", "partial", "code", "numeric")
+SHIFT = {"easy": -0.9, "medium": 0.0, "hard": 0.9}
+
+
+# ---------------------------------------------------------------- papers
+
+
+def draw_class(n: int, seed: int) -> tuple[Any, Manifest]:
+    """The bank and a manifest for `n` roster ids, drawn by the build's own code."""
+    bank = load_bank(DEFAULT_BANK)
+    students = [
+        draw_paper(bank, seed, f"s{k:05d}", name=f"Student {k}").manifest_entry()
+        for k in range(1, n + 1)
+    ]
+    used = {i.question for s in students for i in s.items}
+    manifest = Manifest(
+        seed=seed,
+        bank=str(DEFAULT_BANK),
+        question_hashes={q: content_hash(bank.questions[q]) for q in sorted(used)},
+        students=students,
+    )
+    return bank, manifest
+
+
+def body_of(bank: Any, item: Item) -> tuple[Any, str | None]:
+    """The instantiated bank body of one item, and its problem's setup text."""
+    question = instantiate(bank.questions[item.question], dict(item.params))
+    if item.subpart is not None:
+        return question.parts[item.subpart], question.text
+    return question, None
+
+
+# ---------------------------------------------------------------- answering
+
+
+@dataclass
+class ItemModel:
+    """How the class answers one item (by question key)."""
+
+    difficulty: float
+    discrimination: float
+    popularity: list[float]
+    slips: list[float]
+
+
+def key_of(item: Item) -> str:
+    return item.question + ("" if item.subpart is None else f".{LETTERS[item.subpart]}")
+
+
+def item_model(rng: random.Random, bank: Any, item: Item, options: int) -> ItemModel:
+    level = getattr(bank.questions[item.question], "difficulty", "medium")
+    weights = [rng.gammavariate(0.7, 1.0) + 0.02 for _ in range(max(options, 1))]
+    total = sum(weights)
+    slips = [rng.gammavariate(0.8, 1.0) for _ in range(7)]
+    return ItemModel(
+        difficulty=SHIFT.get(level, 0.0) + rng.gauss(0, 0.6),
+        discrimination=rng.uniform(0.8, 1.8),
+        popularity=[w / total for w in weights],
+        slips=[s / sum(slips) for s in slips],
+    )
+
+
+def p_right(theta: float, model: ItemModel) -> float:
+    return 1 / (1 + math.exp(-model.discrimination * (theta - model.difficulty)))
+
+
+def wrong_number(rng: random.Random, value: float, model: ItemModel) -> float:
+    """A slip a student makes on their own numbers."""
+    slip = rng.choices(range(7), weights=model.slips)[0]
+    options = [value * 2, value / 2, value + 1, value - 1, -value, 0.0]
+    if slip < 6:
+        wrong = options[slip]
+    else:
+        wrong = value + rng.choice([-3, -2, 2, 3]) * max(1.0, abs(value) / 10)
+    return wrong if wrong != value else value + 1
+
+
+def written(rng: random.Random, body: Any) -> str:
+    """Rubric points in a student's own words: some points, words dropped, order changed."""
+    points = [r.description for r in body.rubric]
+    rng.shuffle(points)
+    chosen = points[: rng.randint(1, len(points))]
+    sentences = []
+    for point in chosen:
+        words = [w for w in point.split() if rng.random() > 0.25]
+        if rng.random() < 0.5 and len(words) > 4:
+            cut = rng.randint(1, len(words) - 2)
+            words = words[cut:] + ["so"] + words[:cut]
+        sentences.append(" ".join(words))
+    filler = rng.choice(["", "I think ", "Basically, ", "In short: ", "From the lecture, "])
+    return filler + ". ".join(sentences) + "."
+
+
+def printed(item: Item, authored: Iterable[int]) -> list[str]:
+    order = item.options or []
+    return sorted(LETTERS[order.index(a)] for a in authored)
+
+
+@dataclass
+class Student_:
+    """One simulated student: their answers (by printed number) and code files."""
+
+    entry: Student
+    theta: float
+    answers: dict[str, Any] = field(default_factory=dict)
+    code: dict[str, str] = field(default_factory=dict)
+
+
+def answer_item(rng: random.Random, bank: Any, item: Item, theta: float, model: ItemModel) -> Any:
+    body, _ = body_of(bank, item)
+    right = rng.random() < p_right(theta, model)
+    blank = rng.random() < 0.08 * (1 - p_right(theta, model))
+    if blank or item.kind == "code":
+        return None
+    if item.kind == "mcq":
+        key = ord(body.answer) - 97
+        if right:
+            return printed(item, [key])[0]
+        wrong = [k for k in range(len(body.options)) if k != key]
+        weights = [model.popularity[k] for k in wrong]
+        return printed(item, [rng.choices(wrong, weights=weights)[0]])[0]
+    if item.kind == "multi_select":
+        keys = {ord(a) - 97 for a in body.answers}
+        chosen = []
+        for k in range(len(body.options)):
+            if k in keys:
+                chosen += [k] if rng.random() < p_right(theta + 0.7, model) else []
+            elif rng.random() < (1 - p_right(theta, model)) * model.popularity[k] * 2:
+                chosen.append(k)
+        return printed(item, chosen or [rng.randrange(len(body.options))])
+    if item.kind == "numeric":
+        value = float(body.answer)
+        return _fmt(value if right else wrong_number(rng, value, model))
+    return written(rng, body)
+
+
+def _fmt(x: float) -> str:
+    return str(int(x)) if x == int(x) and abs(x) < 1e12 else f"{x:.6g}"
+
+
+# ---------------------------------------------------------------- code
+
+
+class _Rework(ast.NodeTransformer):
+    """A student's own version of a reference function body."""
+
+    def __init__(self, rng: random.Random):
+        self.rng = rng
+
+    def visit_FunctionDef(self, node: ast.FunctionDef) -> ast.FunctionDef:
+        self.generic_visit(node)
+        args = [a.arg for a in node.args.args] or ["x"]
+        body = list(node.body)
+        doc = body[:1] if body and isinstance(body[0], ast.Expr) else []
+        rest = body[len(doc) :]
+        extras = [
+            f"assert {self.rng.choice(args)} is not None",
+            f"n_{self.rng.randint(0, 99)} = {self.rng.choice(args)}.shape[0]",
+            f"print('debug', {self.rng.choice(args)}.shape)",
+            f"{args[0]} = {args[0]}.contiguous()",
+            f"if {self.rng.choice(args)}.dim() == 0:\n    raise ValueError('empty input')",
+            f"tmp_{self.rng.randint(0, 99)} = {self.rng.choice(args)}.dtype",
+            f"device = {args[0]}.device",
+        ]
+        for line in self.rng.sample(extras, self.rng.randint(1, 3)):
+            rest.insert(self.rng.randint(0, max(len(rest) - 1, 0)), ast.parse(line).body[0])
+        node.body = doc + rest
+        return node
+
+    def visit_Assign(self, node: ast.Assign) -> Any:
+        self.generic_visit(node)
+        call = node.value
+        if isinstance(call, ast.Call) and call.args and self.rng.random() < 0.5:
+            hoisted = ast.Assign(
+                targets=[ast.Name(id=f"part_{self.rng.randint(0, 999)}", ctx=ast.Store())],
+                value=call.args[0],
+                lineno=0,
+            )
+            call.args[0] = ast.Name(id=hoisted.targets[0].id, ctx=ast.Load())  # type: ignore[attr-defined]
+            return [hoisted, node]
+        return node
+
+    def visit_keyword(self, node: ast.keyword) -> ast.keyword:
+        self.generic_visit(node)
+        if node.arg == "dim" and isinstance(node.value, ast.Constant) and self.rng.random() < 0.5:
+            node.value = ast.Constant(value=-1 if node.value.value == 1 else node.value.value)
+        return node
+
+
+def solution(reference: str) -> str:
+    """The reference without its solution markers (what a perfect student writes)."""
+    return "\n".join(
+        line
+        for line in reference.splitlines()
+        if "# BEGIN SOLUTION" not in line and "# END SOLUTION" not in line
+    )
+
+
+def own_code(rng: random.Random, reference: str) -> str:
+    tree = _Rework(rng).visit(ast.parse(solution(reference)))
+    return ast.unparse(ast.fix_missing_locations(tree)) + "\n"
+
+
+class _Rename(ast.NodeTransformer):
+    """Every local variable and argument renamed; function names kept (the grader calls them)."""
+
+    def __init__(self, rng: random.Random, keep: set[str]):
+        self.rng, self.keep, self.names = rng, keep, {}
+
+    def _new(self, name: str) -> str:
+        if name in self.keep:
+            return name
+        if name not in self.names:
+            self.names[name] = f"{self.rng.choice(['val', 'my', 'tmp', 'q'])}_{len(self.names)}"
+        return self.names[name]
+
+    def visit_Name(self, node: ast.Name) -> ast.Name:
+        node.id = self._new(node.id)
+        return node
+
+    def visit_arg(self, node: ast.arg) -> ast.arg:
+        node.arg = self._new(node.arg)
+        return node
+
+
+def disguise(rng: random.Random, source: str) -> str:
+    """Copied code: variables renamed, top-level functions reordered, comments rewritten."""
+    tree = ast.parse(source)
+    functions = {n.name for n in tree.body if isinstance(n, ast.FunctionDef)}
+    keep = functions | {"torch", "F", "nn", "math", "print", "len", "range", "ValueError"}
+    tree = _Rename(rng, keep).visit(tree)
+    defs = [n for n in tree.body if isinstance(n, ast.FunctionDef)]
+    others = [n for n in tree.body if not isinstance(n, ast.FunctionDef)]
+    rng.shuffle(defs)
+    tree.body = others + defs
+    text = ast.unparse(ast.fix_missing_locations(tree))
+    return "# my solution, written for the midterm\n" + text.replace("\n\n", "\n\n# next\n") + "\n"
+
+
+# ---------------------------------------------------------------- the class
+
+
+def simulate(bank: Any, manifest: Manifest, seed: int) -> list[Student_]:
+    rng = random.Random(seed)
+    models: dict[str, ItemModel] = {}
+    references = {t: (GRADERS / t / "reference.py").read_text() for t in _tasks(bank)}
+    starters = {t: generate_starter(GRADERS / t / "reference.py") for t in references}
+    students = []
+    for entry in manifest.students:
+        s = Student_(entry, rng.gauss(0, 1))
+        for item in entry.items:
+            key = key_of(item)
+            if key not in models:
+                models[key] = item_model(rng, bank, item, len(item.options or []) or 4)
+            value = answer_item(rng, bank, item, s.theta, models[key])
+            if value is not None:
+                s.answers[item.number] = value
+            if item.kind == "code":
+                task = body_of(bank, item)[0].task
+                if task in s.code or task not in references:
+                    continue
+                roll = rng.random()
+                if roll < 0.1:
+                    continue  # not submitted
+                if roll < 0.1 + 0.25 * (1 - p_right(s.theta, models[key])):
+                    s.code[task] = starters[task]
+                else:
+                    s.code[task] = own_code(rng, references[task])
+        students.append(s)
+    return students
+
+
+def _tasks(bank: Any) -> set[str]:
+    found = set()
+    for q in bank.questions.values():
+        for body in getattr(q, "parts", None) or [q]:
+            if getattr(body, "kind", None) == "code":
+                found.add(body.task)
+    return found
+
+
+def _copy_answer(copier: Student_, source: Student_, item: Item, by_key: dict) -> None:
+    """Take one answer from the source: the same question by content, else the answer sheet."""
+    theirs = by_key.get(key_of(item))
+    if theirs is not None and theirs.number in source.answers:
+        value = source.answers[theirs.number]
+        if item.kind in ("mcq", "multi_select"):
+            letters = [value] if isinstance(value, str) else value
+            authored = [theirs.options[LETTERS.index(x)] for x in letters]
+            mine = printed(item, authored)
+            value = mine[0] if item.kind == "mcq" else mine
+        copier.answers[item.number] = value
+    elif item.number in source.answers:
+        mine = next((i for i in source.entry.items if i.number == item.number), None)
+        if mine is not None and mine.kind == item.kind:
+            copier.answers[item.number] = source.answers[item.number]
+
+
+def inject(students: list[Student_], per_kind: int, seed: int) -> dict[tuple[str, str], str]:
+    """Make copiers copy; return {(a, b) sorted ids: kind}."""
+    rng = random.Random(seed + 1)
+    free = list(range(len(students)))
+    rng.shuffle(free)
+    used: set[int] = set()
+    pairs: dict[tuple[str, str], str] = {}
+
+    def take(test) -> tuple[Student_, Student_]:
+        for i in free:
+            for j in free:
+                if i != j and i not in used and j not in used and test(students[i], students[j]):
+                    used.update((i, j))
+                    return students[i], students[j]
+        raise SystemExit("not enough students to inject the pairs: raise --students")
+
+    def record(c: Student_, s: Student_, kind: str) -> None:
+        pairs[tuple(sorted((c.entry.id, s.entry.id)))] = kind  # type: ignore[index]
+
+    for kind in KINDS:
+        for _ in range(per_kind):
+            if kind == "full":
+                copier, source = take(lambda c, s: True)
+                by_key = {key_of(i): i for i in source.entry.items}
+                copier.answers.clear()
+                for item in copier.entry.items:
+                    _copy_answer(copier, source, item, by_key)
+                copier.code = {t: src for t, src in source.code.items()}
+            elif kind == "partial":
+                copier, source = take(lambda c, s: True)
+                by_key = {key_of(i): i for i in source.entry.items}
+                mcqs = [i for i in copier.entry.items if i.part == "mcq"]
+                for item in rng.sample(mcqs, round(0.3 * len(mcqs))):
+                    copier.answers.pop(item.number, None)
+                    _copy_answer(copier, source, item, by_key)
+            elif kind == "code":
+                copier, source = take(
+                    lambda c, s: (
+                        bool(set(c.code) & set(s.code))
+                        and any(
+                            "BEGIN" not in s.code[t] and "NotImplementedError" not in s.code[t]
+                            for t in set(c.code) & set(s.code)
+                        )
+                    )
+                )
+                for task in set(copier.code) & set(source.code):
+                    copier.code[task] = disguise(rng, source.code[task])
+            else:
+                copier, source = take(_numeric_partner)
+                problem = _numeric_partner(copier, source)
+                by_key = {key_of(i): i for i in source.entry.items}
+                for item in copier.entry.items:
+                    if item.question == problem and item.kind == "numeric":
+                        copier.answers.pop(item.number, None)
+                        _copy_answer(copier, source, item, by_key)
+            record(copier, source, kind)
+    return pairs
+
+
+def _numeric_partner(c: Student_, s: Student_) -> str | None:
+    """A problem both got, with numeric parts, different parameters, and source answers."""
+    mine = {i.question: i for i in c.entry.items if i.kind == "numeric"}
+    for item in s.entry.items:
+        other = mine.get(item.question)
+        if other is not None and other.params != item.params and item.number in s.answers:
+            return item.question
+    return None
+
+
+# ---------------------------------------------------------------- grading and files
+
+
+def write_submissions(students: list[Student_], root: Path) -> None:
+    for s in students:
+        folder = root / s.entry.id
+        folder.mkdir(parents=True)
+        (folder / "answers.yaml").write_text(yaml.safe_dump(s.answers, allow_unicode=True))
+        for task, source in s.code.items():
+            (folder / f"{task}.py").write_text(source)
+
+
+def grade(bank: Any, students: list[Student_], out: Path) -> None:
+    """Score every item with the grading core and save graded/<id>.json as `mmexam grade` does."""
+    for s in students:
+        items = []
+        for item in s.entry.items:
+            body, context = body_of(bank, item)
+            raw = s.answers.get(item.number)
+            answer = None if raw is None else Answer(value=raw, line=1)
+            items.append(score_item(item, body, answer, context=context).result)
+        save_result(
+            out,
+            StudentResult(
+                id=s.entry.id,
+                name=s.entry.name,
+                variant=s.entry.variant,
+                source="folder",
+                items=items,
+            ),
+        )
+
+
+# ---------------------------------------------------------------- figures
+
+
+def letter_agreement(sheets: list, top: int) -> list[tuple[str, str]]:
+    """The baseline: pairs ranked by identical letters at the same printed numbers."""
+    letters = [{c.number: c.printed for c in s.choices if c.printed} for s in sheets]
+    scored = []
+    for a in range(len(sheets)):
+        for b in range(a + 1, len(sheets)):
+            same = sum(1 for n, x in letters[a].items() if letters[b].get(n) == x)
+            scored.append((-same, sheets[a].id, sheets[b].id))
+    scored.sort()
+    return [(x, y) for _, x, y in scored[:top]]
+
+
+def tally(found: list[tuple[str, str]], injected: dict[tuple[str, str], str]) -> dict[str, Any]:
+    hits = [injected[p] for p in found if p in injected]
+    return {
+        "found": {k: hits.count(k) for k in KINDS},
+        "innocent": sum(1 for p in found if p not in injected),
+        "listed": len(found),
+    }
+
+
+def seating(ids: list[str], injected: dict[tuple[str, str], str], seed: int) -> dict:
+    """A random seating chart (rows of 10) with every injected pair side by side."""
+    rng = random.Random(seed + 2)
+    order = list(ids)
+    rng.shuffle(order)
+    for a, b in injected:
+        i = order.index(a)
+        j = i + 1 if (i % 10) < 9 else i - 1  # the seat beside a, in the same row
+        k = order.index(b)
+        order[j], order[k] = order[k], order[j]
+    return {sid: ("hall", float(n // 10), float(n % 10)) for n, sid in enumerate(order)}
+
+
+def make_class(work: Path, students: int, seed: int, per_kind: int) -> dict[tuple[str, str], str]:
+    """A graded synthetic class under `work` (build/variants.json, submissions/, grades/).
+
+    Returns the injected pairs, {(a, b) sorted ids: kind}.
+    """
+    bank, manifest = draw_class(students, seed)
+    simulated = simulate(bank, manifest, seed)
+    injected = inject(simulated, per_kind, seed)
+    (work / "build").mkdir(parents=True)
+    (work / "build" / "variants.json").write_text(manifest.model_dump_json())
+    write_submissions(simulated, work / "submissions")
+    grade(bank, simulated, work / "grades")
+    return injected
+
+
+def run(students: int, seed: int, per_kind: int, top: int, work: Path) -> dict[str, Any]:
+    started = time.perf_counter()
+    injected = make_class(work, students, seed, per_kind)
+    drawn = time.perf_counter()
+    sheets, tasks, _ = read_sheets(
+        work / "grades", work / "build" / "variants.json", work / "submissions"
+    )
+    starters, references = task_sources(tasks)
+    settings = Settings(top=top, text_backend="lexical", starters=starters, references=references)
+    ranking = score_class(sheets, settings)
+    checked = time.perf_counter()
+    ids = [s.id for s in sheets]
+    chart = seating(ids, injected, seed)
+    seated = score_class(sheets, settings, chart)
+    ours = [(ids[p.a], ids[p.b]) for p in listed(ranking, settings)]
+    return {
+        "students": students,
+        "pairs": len(ranking.pairs),
+        "injected": {k: sum(1 for v in injected.values() if v == k) for k in KINDS},
+        "integrity": tally(ours, injected),
+        "integrity_seats": tally(
+            [(ids[p.a], ids[p.b]) for p in listed(seated, settings)], injected
+        ),
+        "baseline": tally(letter_agreement(sheets, top), injected),
+        "seconds_setup": round(drawn - started, 1),
+        "seconds_integrity": round(checked - drawn, 1),
+        "missed": [
+            {"pair": list(p), "kind": k, "rank": _rank(ranking, ids, p)}
+            for p, k in injected.items()
+            if p not in ours
+        ],
+    }
+
+
+def _rank(ranking, ids: list[str], pair: tuple[str, str]) -> tuple[int, float] | None:
+    for r, p in enumerate(ranking.pairs, start=1):
+        if (ids[p.a], ids[p.b]) == pair:
+            return r, p.p_adjusted
+    return None
+
+
+def show(result: dict[str, Any]) -> None:
+    injected = result["injected"]
+    total = sum(injected.values())
+    print(
+        f"{result['students']} students, {result['pairs']} pairs, {total} injected "
+        f"({', '.join(f'{v} {k}' for k, v in injected.items())})"
+    )
+    print(
+        f"{'method':<34} {'found':>7} " + " ".join(f"{k:>8}" for k in KINDS) + f" {'innocent':>9}"
+    )
+    for label, key in (
+        ("mmexam integrity", "integrity"),
+        ("mmexam integrity --seats", "integrity_seats"),
+        ("baseline: raw letter agreement", "baseline"),
+    ):
+        t = result[key]
+        found = sum(t["found"].values())
+        print(
+            f"{label:<34} {found:>3}/{total:<3} "
+            + " ".join(f"{t['found'][k]:>4}/{injected[k]:<3}" for k in KINDS)
+            + f" {t['innocent']:>9}"
+        )
+    rate = sum(result["integrity"]["found"].values()) / total
+    print(f"detection rate {rate:.0%}; innocent pairs listed: {result['integrity']['innocent']}")
+    for miss in result["missed"]:
+        print(f"  missed {miss['kind']}: {miss['pair']} (rank, corrected p: {miss['rank']})")
+    print(
+        f"setup (draw, simulate, grade): {result['seconds_setup']} s; "
+        f"integrity check: {result['seconds_integrity']} s"
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--students", type=int, default=200, help="class size (default 200)")
+    parser.add_argument("--per-kind", type=int, default=5, help="injected pairs of each kind")
+    parser.add_argument("--seed", type=int, default=1, help="seed of papers, answers, pairs")
+    parser.add_argument("--top", type=int, default=20, help="pairs listed (default 20)")
+    parser.add_argument("--json", action="store_true", help="print the figures as JSON")
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory(prefix="mmexam-integrity-") as tmp:
+        result = run(args.students, args.seed, args.per_kind, args.top, Path(tmp))
+    print(json.dumps(result, indent=1)) if args.json else show(result)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
