@@ -305,12 +305,11 @@ def timed(fn, repeat: int) -> tuple[float, float, object]:
 
 def measure(name: str, root: Path, repeat: int) -> None:
     from mmexam.bank import check_bank
-    from mmexam.markup import _mathml_cache, _typst_cache, scan
+    from mmexam.markup import clear_formula_cache, scan
 
     def cold():
         os.environ["MMEXAM_CACHE_DIR"] = tempfile.mkdtemp(prefix="mmexam-cold-")
-        _typst_cache.clear()
-        _mathml_cache.clear()
+        clear_formula_cache()
         scan.cache_clear()
         return check_bank(root)
 

@@ -1,6 +1,7 @@
 """Markdown + LaTeX -> Typst, HTML (MathML) and terminal text."""
 
 import io
+import pickle
 import re
 import xml.etree.ElementTree as ET
 
@@ -15,7 +16,12 @@ from mmexam.markup import (
     Formula,
     MarkupError,
     check_typst_math,
+    clear_formula_cache,
+    formula_cache_snapshot,
+    latex,
+    math_to_mathml,
     math_to_typst,
+    preload_formula_cache,
     scan,
     tex_to_unicode,
     to_html,
@@ -270,6 +276,44 @@ def test_plain_never_raises_on_broken_text():
         "costs $5 a day, **open and \\frac{a}{b}"
     )
     assert to_plain("$\\frac{a$") == "a/"
+
+
+# ---------------------------------------------------------------- formula cache
+
+
+@pytest.mark.parametrize(
+    "tex",
+    [
+        r"d_A d_B = 40 \times 768",
+        r"x_2 = 0.5 + 0.6 \cdot (-1) = -0.1",
+        r"\mathbf{W} \in \mathbb{R}^{512 \times 3}",
+        r"x^{2}_{10} + \sqrt[3]{8}",
+        r"x^12 + \frac12",  # TeX groups these digits: converted as written
+        r"\text{step 3 of 10}",
+    ],
+)
+def test_a_formula_converted_through_its_shape_is_the_formula_converted_directly(tex):
+    direct = latex._convert_typst(tex)
+    assert math_to_typst(tex) == direct
+    # A second formula of the same shape reuses the conversion and keeps its own numbers.
+    other = re.sub(r"\d+", lambda m: str(int(m.group()) + 7), tex)
+    assert math_to_typst(other) == latex._convert_typst(other)
+
+
+def test_a_formula_cache_snapshot_preloads_another_cache_without_the_failures(monkeypatch):
+    clear_formula_cache()
+    assert math_to_typst(r"\alpha + \beta") == "alpha + beta"
+    assert "math" in math_to_mathml(r"\alpha")
+    with pytest.raises(MarkupError):
+        math_to_typst(r"\frac{1}{")
+    snapshot = pickle.loads(pickle.dumps(formula_cache_snapshot()))
+    assert snapshot.typst == {r"\alpha + \beta": "alpha + beta"}
+    assert list(snapshot.mathml) == [(r"\alpha", False)]
+
+    clear_formula_cache()
+    preload_formula_cache(snapshot)
+    monkeypatch.setattr(latex, "_convert_typst", lambda tex: pytest.fail(f"converted {tex}"))
+    assert math_to_typst(r"\alpha + \beta") == "alpha + beta"
 
 
 # ---------------------------------------------------------------- properties

@@ -278,21 +278,12 @@ def _who(job: PaperJob) -> str:
 _worker: dict[str, Any] = {}
 
 
-def _init_worker(bank: Any, settings: Settings, formulas: tuple[dict, dict]) -> None:
+def _init_worker(bank: Any, settings: Settings, formulas: markup.FormulaSnapshot) -> None:
     # One thread per worker: the workers already fill the cores, more would only contend.
     os.environ.setdefault("RAYON_NUM_THREADS", "1")
     _worker["bank"], _worker["settings"] = bank, settings
     # Formulas this process converted while loading the bank: a worker need not redo them.
-    markup._typst_cache.update(formulas[0])
-    markup._mathml_cache.update(formulas[1])
-
-
-def _converted_formulas() -> tuple[dict, dict]:
-    """The markup module's formula caches, without the failures (they need not pickle)."""
-    return (
-        {k: v for k, v in markup._typst_cache.items() if isinstance(v, str)},
-        {k: v for k, v in markup._mathml_cache.items() if isinstance(v, str)},
-    )
+    markup.preload_formula_cache(formulas)
 
 
 def _run_batch(numbered: tuple[int, list[PaperJob]]) -> list[tuple[Student, list[Path]]] | str:
@@ -324,7 +315,7 @@ def make_papers(
             max_workers=workers,
             mp_context=context,
             initializer=_init_worker,
-            initargs=(bank, settings, _converted_formulas()),
+            initargs=(bank, settings, markup.formula_cache_snapshot()),
         ) as pool:
             for outcome in pool.map(_run_batch, batches(jobs)):
                 if isinstance(outcome, str):
