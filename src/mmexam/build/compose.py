@@ -190,19 +190,7 @@ def write_pdf(
     tree = add(b"")  # filled in once the pages are known
     kids = []
     for page in pages:
-        names, lines = set(), []
-        for placement in page:
-            library = libraries[placement.library]
-            form = library.form_number(placement.fragment)
-            names.add(form)
-            height = library.size(placement.fragment)[1] * placement.scale
-            bottom = geo.page_height - placement.y - height
-            scale = _number(placement.scale)
-            lines.append(
-                b"q %s 0 0 %s %s %s cm /F%d Do Q"
-                % (scale, scale, _number(placement.x), _number(bottom), form)
-            )
-        content = b"\n".join(lines)
+        names, content = _page_content(page, libraries)
         stream = add(b"<< /Length %d >>\nstream\n%s\nendstream" % (len(content), content))
         xobjects = b" ".join(b"/F%d %d 0 R" % (form, form) for form in sorted(names))
         kids.append(
@@ -222,7 +210,30 @@ def write_pdf(
         b"<< /Title %s /Author %s /Producer (mmexam) >>"
         % (pikepdf.String(title).unparse(), pikepdf.String(author).unparse())
     )
+    return _pdf_file(objects, catalog, info)
 
+
+def _page_content(
+    page: Sequence[Placement], libraries: Sequence[Library]
+) -> tuple[set[int], bytes]:
+    """The forms one page shows and its content stream, which places each of them."""
+    names, lines = set(), []
+    for placement in page:
+        library = libraries[placement.library]
+        form = library.form_number(placement.fragment)
+        names.add(form)
+        height = library.size(placement.fragment)[1] * placement.scale
+        bottom = GEOMETRY.page_height - placement.y - height
+        scale = _number(placement.scale)
+        lines.append(
+            b"q %s 0 0 %s %s %s cm /F%d Do Q"
+            % (scale, scale, _number(placement.x), _number(bottom), form)
+        )
+    return names, b"\n".join(lines)
+
+
+def _pdf_file(objects: dict[int, bytes], catalog: int, info: int) -> bytes:
+    """The file: header, the objects in number order, a cross-reference stream, trailer."""
     out = io.BytesIO()
     out.write(b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n")
     offsets: dict[int, int] = {}
