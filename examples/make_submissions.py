@@ -544,7 +544,7 @@ def main(argv=None) -> int:
     if args.out.exists():
         shutil.rmtree(args.out)
     args.out.mkdir(parents=True)
-    from mmexam.build.variants import content_hash
+    from mmexam.exam import content_hash
 
     expected = {"seed": manifest.seed, "question_hashes": {}, "students": {}}
     for sid, persona in PERSONAS.items():
