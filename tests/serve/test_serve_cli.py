@@ -43,7 +43,9 @@ def test_codes_are_issued_once_hashed_and_printed_on_slips(build, tmp_path):
         assert row["code"] not in stored[row["id"]]
         assert verify_code(row["code"], stored[row["id"]])
         assert verify_code(row["code"].lower().replace("-", ""), stored[row["id"]])
-    text = "".join(page.extract_text() for page in PdfReader(tmp_path / "codes" / "codes.pdf").pages)
+    text = "".join(
+        page.extract_text() for page in PdfReader(tmp_path / "codes" / "codes.pdf").pages
+    )
     for row in rows:
         assert row["code"] in text and row["id"] in text
     # a second run keeps every code; --student reissues one
