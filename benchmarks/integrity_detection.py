@@ -29,7 +29,8 @@
    check) into graded/*.json, then the integrity check reads that folder,
    variants.json and the submissions exactly as `mmexam integrity` does.
 5. Figures: injected pairs found among the listed pairs (at most 20, family-wise
-   level 0.05), innocent pairs listed, per kind; the same with a seating
+   level 0.05), innocent pairs listed, per kind; the same for the 20
+   highest-ranked pairs whatever their p-value; the same with a seating
    chart (random seats, each copier beside their source, as copying from a
    paper needs); and a baseline in the same run: the 20 pairs with the most
    identical letters at the same printed numbers (raw agreement, no model of
@@ -539,6 +540,7 @@ def run(students: int, seed: int, per_kind: int, top: int, work: Path) -> dict[s
         "pairs": len(ranking.pairs),
         "injected": {k: sum(1 for v in injected.values() if v == k) for k in KINDS},
         "integrity": tally(ours, injected),
+        "integrity_top": tally([(ids[p.a], ids[p.b]) for p in ranking.pairs[:top]], injected),
         "integrity_seats": tally(
             [(ids[p.a], ids[p.b]) for p in listed(seated, settings)], injected
         ),
@@ -571,8 +573,9 @@ def show(result: dict[str, Any]) -> None:
         f"{'method':<34} {'found':>7} " + " ".join(f"{k:>8}" for k in KINDS) + f" {'innocent':>9}"
     )
     for label, key in (
-        ("mmexam integrity", "integrity"),
-        ("mmexam integrity --seats", "integrity_seats"),
+        ("mmexam integrity (listed)", "integrity"),
+        ("mmexam integrity (top 20 by rank)", "integrity_top"),
+        ("mmexam integrity --seats (listed)", "integrity_seats"),
         ("baseline: raw letter agreement", "baseline"),
     ):
         t = result[key]

@@ -1,15 +1,14 @@
 """Every pair of students scored, corrected for their number, ranked: the core's entry point.
 
 A pair's p-value is the smallest of its component p-values (choices,
-numbers, code), times the number of components (Bonferroni over the
+numbers, code, written answers), times the number of components (Bonferroni over the
 components, which suits evidence that usually sits in one place: a copied
 program, a copied problem). The p-values of all pairs are then corrected
 together with Holm's method (weighted by a seating chart where one is
 given): `p_adjusted` below 0.05 means that in a class where everyone worked
 alone, the chance that *any* pair looks this alike is below 5%. Written
-answers enter as near-duplicates to read, not as a probability. Listed are
-the pairs under `alpha` and the pairs with near-duplicate answers, most
-unusual first, at most `top`.
+answers enter through their rank p-value (`text`). Listed are the pairs
+under `alpha`, most unusual first, at most `top`.
 """
 
 from __future__ import annotations
@@ -42,6 +41,7 @@ class Scored:
     numbers: NumbersIndex | None = None
     code: CodeIndex | None = None
     text: list[SimilarText] = field(default_factory=list)
+    text_p: float | None = None
     p_adjusted: float = 1.0
     neighbours: bool | None = None
 
@@ -81,6 +81,7 @@ def score_class(
         any(s.choices for s in sheets),
         bool(cols.columns),
         any(len(t.prints) > 1 for t in tasks.values()),
+        bool(similar.tails),
     ]
     k = max(1, sum(kinds))
     scored = {
@@ -91,13 +92,16 @@ def score_class(
         scored[(a, b)].numbers = numbers.score_pair(cols, a, b)
     for a, b in code.candidates(tasks):
         scored[(a, b)].code = code.score_pair(tasks, a, b)
-    for key, found in similar.items():
+    for key, found in similar.similar.items():
         scored[key].text = found
+    for key in similar.tails:
+        scored[key].text_p = similar.p(key)
     pairs = list(scored.values())
     for pair in pairs:
         parts = [pair.choices.p]
         parts += [pair.numbers.p] if pair.numbers else []
         parts += [pair.code.p] if pair.code else []
+        parts += [pair.text_p] if pair.text_p is not None else []
         pair.p = min(1.0, min(parts) * k)
     ids = [s.id for s in sheets]
     w, near = seats.weights(ids, [(p.a, p.b) for p in pairs], chart, settings.neighbour_weight)
@@ -109,13 +113,8 @@ def score_class(
 
 
 def listed(ranking: Ranking, settings: Settings) -> list[Scored]:
-    """The pairs worth a look: under alpha, or with near-duplicate answers; at most `top`."""
-    chosen = [p for p in ranking.pairs if p.p_adjusted < settings.alpha or p.text]
-    significant = [p for p in chosen if p.p_adjusted < settings.alpha]
-    text_only = sorted(
-        (p for p in chosen if p.p_adjusted >= settings.alpha), key=lambda p: -p.listed_text
-    )
-    return (significant + text_only)[: settings.top]
+    """The pairs worth a look: corrected p under alpha, most unusual first; at most `top`."""
+    return [p for p in ranking.pairs if p.p_adjusted < settings.alpha][: settings.top]
 
 
 def _reasons(pair: Scored, report_choices) -> list[str]:
@@ -148,7 +147,8 @@ def _reasons(pair: Scored, report_choices) -> list[str]:
     if pair.text:
         lines.append(
             f"Written answers: {len(pair.text)} near-duplicate(s), closest {pair.listed_text:.2f} "
-            "(closer to each other than to the model answer)."
+            "(closer to each other than to the model answer)"
+            + (f"; p = {pair.text_p:.2g}." if pair.text_p is not None else ".")
         )
     return lines
 
