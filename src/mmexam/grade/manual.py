@@ -30,6 +30,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from mmexam.csvcells import Cell, csv_text, read_cell
 from mmexam.errors import GradeError
 from mmexam.grade.results import ItemResult, StudentResult, atomic_write
 from mmexam.grade.scoring import fmt_points
@@ -138,10 +139,10 @@ def read_sheet(path: Path, key: str, max_points: float | None = None) -> Sheet:
                     f"between 0 and {fmt_points(limit)}" if limit is not None else "not negative"
                 )
                 raise GradeError(f"{path}:{line}: points {raw} for {student} must be {bound}")
-        comment = (row.get("comment") or "").strip() or None
+        comment = read_cell((row.get("comment") or "").strip()) or None
         if student in sheet.rows and sheet.rows[student].points is not None and points is None:
             continue
-        sheet.rows[student] = Review(points, comment, row.get("answer") or "", line)
+        sheet.rows[student] = Review(points, comment, read_cell(row.get("answer") or ""), line)
     return sheet
 
 
@@ -273,33 +274,23 @@ def apply_reviews(
 # ---------------------------------------------------------------- writing
 
 
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def safe_cell(text: str) -> str:
-    """A student's text as a spreadsheet shows it, never as a formula it would run."""
-    return "'" + text if text.startswith(_FORMULA_START) else text
-
-
 def render_sheet(
     key: str, pairs: list[tuple[StudentResult, ItemResult]], previous: Sheet | None
 ) -> str:
     """The CSV text of one sheet, grouped, keeping what the TA already filled."""
     answers = {r.id: item.answer or "" for r, item in pairs}
     items = {r.id: item for r, item in pairs}
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(COLUMNS)
+    rows: list[list[Cell]] = [list(COLUMNS)]
     for group, students in enumerate(group_answers(answers), start=1):
         for student in students:
             item = items[student]
             old = previous.rows.get(student) if previous else None
-            writer.writerow(
+            rows.append(
                 [
                     group,
                     student,
                     item.number,
-                    safe_cell(answers[student]),
+                    answers[student],
                     "" if item.suggested is None else fmt_points(item.suggested),
                     "; ".join(item.matched),
                     fmt_points(item.max_points),
@@ -312,12 +303,12 @@ def render_sheet(
             old = previous.rows[student]
             if student in answers or (old.points is None and not old.comment):
                 continue
-            writer.writerow(
+            rows.append(
                 [
                     "",
                     student,
                     "",
-                    safe_cell(old.answer),
+                    old.answer,
                     "",
                     "",
                     "",
@@ -325,7 +316,7 @@ def render_sheet(
                     old.comment or "",
                 ]
             )
-    return out.getvalue()
+    return csv_text(rows)
 
 
 def write_sheets(

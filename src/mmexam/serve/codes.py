@@ -10,8 +10,6 @@ working at once.
 
 from __future__ import annotations
 
-import csv
-import io
 import os
 import time
 from dataclasses import dataclass, field
@@ -74,12 +72,9 @@ def issue_codes(
 
 
 def codes_csv(codes: list[IssuedCode]) -> str:
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(["id", "name", "code"])
-    for c in codes:
-        writer.writerow([c.student, c.name, c.code])
-    return out.getvalue()
+    from mmexam.csvcells import csv_text
+
+    return csv_text([["id", "name", "code"], *([c.student, c.name, c.code] for c in codes)])
 
 
 def slips_pdf(codes: list[IssuedCode], title: str, course: str, url: str) -> bytes:
