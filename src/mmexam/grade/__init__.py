@@ -1,0 +1,1 @@
+"""The grading workflow: intake, scoring, review sheets, reports and exports."""
