@@ -85,9 +85,13 @@ def integrity(
             fmt_p(pair.p_adjusted),
             "\n".join(pair.reasons) or "—",
         )
-    console.print(table)
-    if not report.pairs:
-        console.print("no pair agrees more than chance allows; no near-duplicate answers")
+    if report.pairs:
+        console.print(table)
+    else:
+        console.print(
+            f"{report.students} students, {report.pairs_tested} pairs compared: no pair agrees "
+            f"more than chance allows (corrected p < {report.alpha:g})"
+        )
     console.print("similarity is a reason to look, never a verdict — read the evidence first")
     for note in report.notes:
         console.print(f"[yellow]note:[/] {note}", highlight=False)

@@ -28,6 +28,13 @@ def fmt_p(p: float) -> str:
     return f"{p:.1e}"
 
 
+def fmt_chance(x: float) -> str:
+    """A small probability as people say it: 8%, 1 in 640."""
+    if x >= 0.01:
+        return f"{x:.0%}"
+    return f"1 in {round(1 / x):,}" if x > 0 else "—"
+
+
 def render_html(report: IntegrityReport, title: str = "Exam integrity") -> str:
     env = Environment(
         loader=FileSystemLoader(Path(__file__).parent),
@@ -37,6 +44,7 @@ def render_html(report: IntegrityReport, title: str = "Exam integrity") -> str:
     )
     env.filters["p"] = fmt_p
     env.filters["pct"] = lambda x: f"{x:.0%}"
+    env.filters["chance"] = fmt_chance
     return env.get_template(TEMPLATE).render(report=report, title=title)
 
 
