@@ -31,6 +31,7 @@ from mmexam.bank.models import (
     ShortAnswerBody,
 )
 from mmexam.errors import PracticeError
+from mmexam.exam import Kind
 
 Body = McqBody | MultiSelectBody | NumericBody | ShortAnswerBody | CodeBody | OpenBody
 Verdict = Literal["right", "partly", "wrong", "skipped", "self", "code"]
@@ -105,7 +106,7 @@ class Step:
     order: tuple[int, ...] = ()  # order[k] = authored index of the option shown at letter k
 
     @property
-    def kind(self) -> str:
+    def kind(self) -> Kind:
         return self.body.kind
 
     @property
@@ -114,6 +115,8 @@ class Step:
 
     def options(self) -> list[str]:
         """The option texts in display order."""
+        if not isinstance(self.body, (McqBody, MultiSelectBody)):
+            return []
         authored = [o.text if isinstance(o, Option) else o for o in self.body.options]
         return [authored[i] for i in self.order]
 
@@ -143,15 +146,16 @@ def prepare(question: Question, rng: random.Random) -> QuizItem:
 
     values = draw_params(question, rng) if question.params else {}
     concrete = instantiate(question, values)
-    bodies = list(concrete.parts) if isinstance(concrete, Problem) else [concrete]
+    labelled: list[tuple[Body, str | None]]
+    if isinstance(concrete, Problem):
+        labelled = [(p, p.label or f"({LETTERS[k]})") for k, p in enumerate(concrete.parts)]
+    else:
+        labelled = [(concrete, None)]
     steps = []
-    for index, body in enumerate(bodies):
-        label = None
-        if isinstance(concrete, Problem):
-            label = body.label or f"({LETTERS[index]})"
+    for body, label in labelled:
         order = (
             tuple(shuffle_options(body.options, rng))
-            if body.kind in ("mcq", "multi_select")
+            if isinstance(body, (McqBody, MultiSelectBody))
             else ()
         )
         steps.append(Step(body=body, label=label, order=order))
