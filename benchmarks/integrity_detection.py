@@ -48,7 +48,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -75,9 +75,25 @@ SHIFT = {"easy": -0.9, "medium": 0.0, "hard": 0.9}
 # ---------------------------------------------------------------- papers
 
 
-def draw_class(n: int, seed: int) -> tuple[Any, Manifest]:
+def same_questions(bank: Any) -> Any:
+    """The bank with every part's pool cut to `pick` questions: one question set for all.
+
+    Options are still shuffled and parameters still drawn per student (the
+    common "same exam, shuffled" design); the shipped blueprint instead draws
+    10 of 69 multiple-choice questions and 1 of 3 problems per part.
+    """
+    parts = []
+    for part in bank.blueprint.parts:
+        ids = [q.id for q in bank.pool(part)][: part.pick]
+        parts.append(part.model_copy(update={"pool": part.pool.model_copy(update={"ids": ids})}))
+    return replace(bank, blueprint=bank.blueprint.model_copy(update={"parts": parts}))
+
+
+def draw_class(n: int, seed: int, same: bool = False) -> tuple[Any, Manifest]:
     """The bank and a manifest for `n` roster ids, drawn by the build's own code."""
     bank = load_bank(DEFAULT_BANK)
+    if same:
+        bank = same_questions(bank)
     students = [
         draw_paper(bank, seed, f"s{k:05d}", name=f"Student {k}").manifest_entry()
         for k in range(1, n + 1)
@@ -505,12 +521,14 @@ def seating(ids: list[str], injected: dict[tuple[str, str], str], seed: int) -> 
     return {sid: ("hall", float(n // 10), float(n % 10)) for n, sid in enumerate(order)}
 
 
-def make_class(work: Path, students: int, seed: int, per_kind: int) -> dict[tuple[str, str], str]:
+def make_class(
+    work: Path, students: int, seed: int, per_kind: int, same: bool = False
+) -> dict[tuple[str, str], str]:
     """A graded synthetic class under `work` (build/variants.json, submissions/, grades/).
 
     Returns the injected pairs, {(a, b) sorted ids: kind}.
     """
-    bank, manifest = draw_class(students, seed)
+    bank, manifest = draw_class(students, seed, same)
     simulated = simulate(bank, manifest, seed)
     injected = inject(simulated, per_kind, seed)
     (work / "build").mkdir(parents=True)
@@ -520,9 +538,11 @@ def make_class(work: Path, students: int, seed: int, per_kind: int) -> dict[tupl
     return injected
 
 
-def run(students: int, seed: int, per_kind: int, top: int, work: Path) -> dict[str, Any]:
+def run(
+    students: int, seed: int, per_kind: int, top: int, work: Path, same: bool = False
+) -> dict[str, Any]:
     started = time.perf_counter()
-    injected = make_class(work, students, seed, per_kind)
+    injected = make_class(work, students, seed, per_kind, same)
     drawn = time.perf_counter()
     sheets, tasks, _ = read_sheets(
         work / "grades", work / "build" / "variants.json", work / "submissions"
@@ -536,6 +556,7 @@ def run(students: int, seed: int, per_kind: int, top: int, work: Path) -> dict[s
     seated = score_class(sheets, settings, chart)
     ours = [(ids[p.a], ids[p.b]) for p in listed(ranking, settings)]
     return {
+        "design": "same questions, shuffled" if same else "drawn from the bank",
         "students": students,
         "pairs": len(ranking.pairs),
         "injected": {k: sum(1 for v in injected.values() if v == k) for k in KINDS},
@@ -601,10 +622,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--per-kind", type=int, default=5, help="injected pairs of each kind")
     parser.add_argument("--seed", type=int, default=1, help="seed of papers, answers, pairs")
     parser.add_argument("--top", type=int, default=20, help="pairs listed (default 20)")
+    parser.add_argument(
+        "--same-questions",
+        action="store_true",
+        help="everyone gets the same questions (options shuffled, parameters drawn)",
+    )
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="mmexam-integrity-") as tmp:
-        result = run(args.students, args.seed, args.per_kind, args.top, Path(tmp))
+        result = run(
+            args.students, args.seed, args.per_kind, args.top, Path(tmp), args.same_questions
+        )
     print(json.dumps(result, indent=1)) if args.json else show(result)
     return 0
 

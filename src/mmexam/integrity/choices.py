@@ -132,9 +132,9 @@ def authored_model(sheets: list[Sheet]) -> dict[str, dict[str, np.ndarray]]:
     model: dict[str, dict[str, np.ndarray]] = {sheet.id: {} for sheet in sheets}
     for key, rows in data.items():
         k = max(r[3] for r in rows)
-        theta = np.array([r[1] for r in rows])
+        thetas = np.array([r[1] for r in rows])
         cats = np.array([r[2] for r in rows])
-        a, b = fit_item(np.clip(theta, -4, 4), cats, k)
+        a, b = fit_item(np.clip(thetas, -4, 4), cats, k)
         for s, t, _, _ in rows:
             model[sheets[s].id][key] = _predict(a, b, float(np.clip(t, -4, 4)), len(rows))
     return model
@@ -164,10 +164,10 @@ def responses(sheets: list[Sheet], model: dict[str, dict[str, np.ndarray]]) -> l
             for choice in sheet.choices:
                 units = _units(choice, printed)
                 if printed:
-                    probs = _printed_probs(choice, model[sheet.id])
+                    unit_probs = _printed_probs(choice, model[sheet.id])
                 else:
-                    probs = [model[sheet.id][key] for key, _, _ in units]
-                for (key, cat, _), p in zip(units, probs):
+                    unit_probs = [model[sheet.id][key] for key, _, _ in units]
+                for (key, cat, _), p in zip(units, unit_probs):
                     cells[(s, key)] = (cat, p)
         keys = sorted({key for _, key in cells})
         index = {key: j for j, key in enumerate(keys)}

@@ -19,7 +19,7 @@ from mmexam.errors import MmexamError
 from mmexam.exam import Item, Manifest
 from mmexam.grade.results import ItemResult, StudentResult
 from mmexam.grade.scoring import parse_number
-from mmexam.grade.submissions import decode_text, discover, find_file, read_submission
+from mmexam.grade.submissions import Entry, decode_text, find_file, read_submission
 from mmexam.integrity.models import Choice, CodeFile, NumberAnswer, Sheet, TextAnswer
 from mmexam.paths import GRADERS
 from mmexam.starter import generate_starter
@@ -67,24 +67,44 @@ def read_manifest(path: Path) -> Manifest:
         raise IntegrityError(f"{path}: not a variants.json ({error.errors()[0]['msg']})") from None
 
 
-def read_code(submissions: Path | None, wanted: dict[str, set[str]]) -> dict[str, list[CodeFile]]:
+def entry_for(submissions: Path, student: str) -> Entry | None:
+    """The student's submission in mmexam's layout: a folder or a .zip named by their id."""
+    folder, archive = submissions / student, submissions / f"{student}.zip"
+    if folder.is_dir() and not folder.is_symlink():
+        return Entry(student, folder, "folder")
+    if archive.is_file() and not archive.is_symlink():
+        return Entry(student, archive, "zip")
+    return None
+
+
+def read_code(
+    submissions: Path | None, wanted: dict[str, set[str]], notes: list[str]
+) -> dict[str, list[CodeFile]]:
     """The code files of each student: `wanted[student]` names the tasks on their paper."""
     found: dict[str, list[CodeFile]] = {}
     if submissions is None:
+        notes.append("no --submissions folder: code was not compared")
         return found
     if not submissions.is_dir():
         raise IntegrityError(f"{submissions}: not a folder of submissions (--submissions)")
-    entries, _ = discover(submissions)
-    for entry in entries:
-        tasks = wanted.get(entry.id)
-        if not tasks:
+    missing = []
+    for student, tasks in sorted(wanted.items()):
+        entry = entry_for(submissions, student) if tasks else None
+        if entry is None:
+            missing += [student] if tasks else []
             continue
         sub = read_submission(entry)
         for task in sorted(tasks):
             name = find_file(sub, f"{task}.py")
             source = decode_text(sub, name) if name else None
             if name and source is not None:
-                found.setdefault(entry.id, []).append(CodeFile(task, name, source))
+                found.setdefault(student, []).append(CodeFile(task, name, source))
+    if missing:
+        notes.append(
+            f"{submissions}: no folder or .zip for {len(missing)} student(s) "
+            f"({', '.join(missing[:3])}{', …' if len(missing) > 3 else ''}) — their code was not "
+            "compared"
+        )
     return found
 
 
@@ -181,9 +201,7 @@ def read_sheets(
             continue
         kept.append(result)
     wanted = {r.id: {i.code_task for i in r.items if i.code_task} for r in kept}
-    code = read_code(submissions, wanted)
-    if submissions is None:
-        notes.append("no --submissions folder: code was not compared")
+    code = read_code(submissions, wanted, notes)
     sheets = [sheet_from(r, papers[r.id], code.get(r.id, [])) for r in kept]
     tasks = {t for ts in wanted.values() for t in ts}
     return sheets, tasks, notes
