@@ -130,13 +130,18 @@ def create_app(config: ServeConfig) -> Starlette:
             "locked": submitted or now >= deadline,
         }
 
-    def refusal(sid: str) -> Callable[[sa.Connection], str | None]:
-        """Inside the save's transaction: why this student may not write now, if so."""
+    def refusal(
+        sid: str, seen: dict[str, Any] | None = None
+    ) -> Callable[[sa.Connection], str | None]:
+        """Inside the save's transaction: why this student may not write now, if so.
+        The student's row is left in `seen` (the response's state is made from it)."""
 
         def check(conn: sa.Connection) -> str | None:
             row = conn.execute(sa.select(students).where(students.c.id == sid)).mappings().first()
             if row is None:
                 return "403 unknown student"
+            if seen is not None:
+                seen.update(row)
             now = config.clock()
             if now < config.start:
                 return f"403 the exam starts at {clock_text(config.start)}; nothing was saved"
@@ -335,27 +340,24 @@ def create_app(config: ServeConfig) -> Starlette:
             return error(422, str(problem))
         return await save_changes(sid, cleaned)
 
-    async def save_changes(sid: str, cleaned: list[tuple[str, str | list[str]]]) -> Response:
-        now = config.clock()
-        outcome = await run_in_threadpool(db.save, sid, cleaned, now, refusal(sid))
+    def save_now(sid: str, cleaned: list[tuple[str, str | list[str]]]) -> Response:
+        """Append the changes (one transaction, one thread hop) and answer with the state."""
+        now, row = config.clock(), dict[str, Any]()
+        outcome = db.save(sid, cleaned, now, refusal(sid, row))
         if isinstance(outcome, str):
             status, message = outcome.split(" ", 1)
-            info = await run_in_threadpool(state, sid)
-            return error(int(status), message, state=info)
+            return error(int(status), message, state=state(sid, row or None))
         fields = exam.fields(sid)
         readings = {
             k: reading(fields[k], v)
             for k, v in cleaned
             if fields[k].kind == "numeric" and isinstance(v, str) and v.strip()
         }
-        return JSONResponse(
-            {
-                "saved": outcome,
-                "at": now,
-                "readings": readings,
-                "state": await run_in_threadpool(state, sid),
-            }
-        )
+        body = {"saved": outcome, "at": now, "readings": readings, "state": state(sid, row)}
+        return JSONResponse(body)
+
+    async def save_changes(sid: str, cleaned: list[tuple[str, str | list[str]]]) -> Response:
+        return await run_in_threadpool(save_now, sid, cleaned)
 
     async def api_check(request: Request) -> Response:
         got = await json_write(request)

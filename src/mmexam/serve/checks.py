@@ -3,8 +3,9 @@
 A student's code is checked exactly as `mmexam practice check` / `mmexam check`
 do it: `mmexam.checks.run_checks(task, source, hidden=False)` in the same
 sandbox, so the messages are the same. Runs wait in one bounded queue per
-server process and are taken by a fixed pool of worker threads, each with its
-own sandbox (a zygote that imported torch once); a student has at most one run
+server process and are taken by a fixed pool of worker threads, each feeding its
+own worker process and sandbox (a zygote that imported torch once), so the
+checks never hold the server's GIL; a student has at most one run
 queued or running at a time, and a full queue refuses new runs instead of
 growing. Every run is recorded in the database (queued, running, done or
 failed, with the `TaskResult`), so any server process can show its result.
@@ -13,12 +14,15 @@ failed, with the `TaskResult`), so any server process can show its result.
 from __future__ import annotations
 
 import contextlib
+import multiprocessing
 import os
 import queue
 import threading
 import time
 import warnings
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from typing import Any
 
@@ -53,7 +57,8 @@ class CheckQueue:
         self.db = db
         self.workers = max(1, workers)
         self.clock = clock
-        self._runner = runner or _run_public_checks
+        self._runner = runner
+        self._pool: ProcessPoolExecutor | None = None
         self._queue: queue.Queue[Job | None] = queue.Queue(maxsize=MAX_QUEUED)
         self._busy: set[str] = set()
         self._lock = threading.Lock()
@@ -61,6 +66,8 @@ class CheckQueue:
         self.warnings: list[str] = []
 
     def start(self) -> None:
+        if self._runner is None:
+            self._pool = self._new_pool()
         for n in range(self.workers):
             thread = threading.Thread(target=self._work, name=f"mmexam-check-{n}", daemon=True)
             thread.start()
@@ -72,6 +79,9 @@ class CheckQueue:
         for thread in self._threads:
             thread.join(timeout=30)
         self._threads.clear()
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = None
 
     def waiting(self) -> int:
         return self._queue.qsize()
@@ -89,58 +99,72 @@ class CheckQueue:
             return run_id
 
     def _work(self) -> None:
-        sandbox = None
-        try:
-            while True:
-                job = self._queue.get()
-                if job is None:
-                    return
-                try:
-                    if sandbox is None:
-                        sandbox = self._open_sandbox()
-                    self.db.update_check_run(job.run_id, "running")
-                    result = self._runner(sandbox, job.task, job.source)
-                    self.db.update_check_run(
-                        job.run_id, "done", result.model_dump_json(), self.clock()
-                    )
-                except Exception as error:  # noqa: BLE001 — the grader failed, not the student
-                    if sandbox is not None:
-                        sandbox.close()
-                        sandbox = None
-                    self.db.update_check_run(
-                        job.run_id,
-                        "failed",
-                        f"the checks could not run ({type(error).__name__}: {error}); "
-                        "try again, and tell the staff if it persists",
-                        self.clock(),
-                    )
-                finally:
-                    with self._lock:
-                        self._busy.discard(job.student)
-        finally:
-            if sandbox is not None:
-                sandbox.close()
+        while True:
+            job = self._queue.get()
+            if job is None:
+                return
+            try:
+                self.db.update_check_run(job.run_id, "running")
+                if self._pool is not None:
+                    done = self._pool.submit(_check_in_worker, job.task, job.source).result()
+                    result_json, warning = done
+                    if warning and warning not in self.warnings:
+                        self.warnings.append(warning)
+                else:
+                    result_json = self._runner(None, job.task, job.source).model_dump_json()
+                self.db.update_check_run(job.run_id, "done", result_json, self.clock())
+            except Exception as error:  # noqa: BLE001 — the grader failed, not the student
+                if isinstance(error, BrokenProcessPool):
+                    self._pool = self._new_pool()
+                self.db.update_check_run(
+                    job.run_id,
+                    "failed",
+                    f"the checks could not run ({type(error).__name__}: {error}); "
+                    "try again, and tell the staff if it persists",
+                    self.clock(),
+                )
+            finally:
+                with self._lock:
+                    self._busy.discard(job.student)
 
-    def _open_sandbox(self) -> Any:
-        if self._runner is not _run_public_checks:
-            return None
+    def _new_pool(self) -> ProcessPoolExecutor:
+        return ProcessPoolExecutor(
+            max_workers=self.workers,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_init_worker,
+        )
+
+
+# ---------------------------------------------------------------- worker processes
+# The checks run in their own processes: planning and judging import torch and hold
+# the GIL for long stretches, which must never stall the server's event loop. A worker
+# lowers its own priority (and so its sandbox's), so saves win the CPU over checks.
+
+_sandbox: Any = None
+_warning: str | None = None
+
+
+def _init_worker() -> None:
+    with contextlib.suppress(OSError):
+        os.nice(10)
+
+
+def _check_in_worker(task: str, source: str) -> tuple[str, str | None]:
+    global _sandbox, _warning
+    from mmexam.checks import run_checks
+
+    if _sandbox is None:
         from mmexam.paths import trusted_modules
         from mmexam.sandbox import Sandbox
 
-        # Checks yield the CPU to saves: this thread's nice value is inherited by the
-        # sandbox's zygote it starts, and by every child forked from that.
-        with contextlib.suppress(OSError, AttributeError):
-            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            sandbox = Sandbox(modules=trusted_modules())
-        for warning in caught:
-            if str(warning.message) not in self.warnings:
-                self.warnings.append(str(warning.message))
-        return sandbox
-
-
-def _run_public_checks(sandbox: Any, task: str, source: str) -> Any:
-    from mmexam.checks import run_checks
-
-    return run_checks(task, source, hidden=False, sandbox=sandbox, filename=f"{task}.py")
+            _sandbox = Sandbox(modules=trusted_modules())
+        _warning = str(caught[0].message) if caught else None
+    try:
+        result = run_checks(task, source, hidden=False, sandbox=_sandbox, filename=f"{task}.py")
+    except Exception:
+        _sandbox.close()
+        _sandbox = None
+        raise
+    return result.model_dump_json(), _warning

@@ -151,5 +151,8 @@ def run(prepared: Prepared, host: str, port: int) -> None:
         port=port,
         log_level="warning",
         proxy_headers=True,
+        # longer than a browser's pause between saves, so an idle connection is not
+        # closed by the server just as the next save is sent on it
+        timeout_keep_alive=75,
         timeout_graceful_shutdown=5,
     )
