@@ -119,7 +119,7 @@ class PlacedQuestion:
         return self.question.id
 
     @property
-    def kind(self) -> str:
+    def kind(self) -> Kind:
         return self.question.kind
 
 

@@ -352,7 +352,7 @@ def plan_jobs(out: Path, roster: Path | None, variants: int | None) -> list[Pape
 
 def code_tasks(bank: Any, question_ids: set[str]) -> list[str]:
     """The code tasks that the given questions use, sorted."""
-    tasks = set()
+    tasks: set[str] = set()
     for qid in question_ids:
         question = bank.questions[qid]
         bodies = question.parts if question.kind == "problem" else [question]

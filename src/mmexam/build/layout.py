@@ -159,12 +159,12 @@ def paper_flow(view: dict[str, Any], key: bool, fragments: Fragments) -> list[Bl
     heading = {k: view[k] for k in ("course", "title", "term")} | {"key": key}
     title = Piece(fragments.add("title", "full", heading), 0.0, 0.0)
     cover = Piece(fragments.add("cover", "full", _cover(view, key)), 0.0, TITLE_GAP)
-    rest = {"instructions": view["instructions"], "total": view["total"], "bonus": view["bonus"]}
-    rest["parts"] = [
+    about = {"instructions": view["instructions"], "total": view["total"], "bonus": view["bonus"]}
+    about["parts"] = [
         {k: p[k] for k in ("number", "title", "points", "bonus")} for p in view["parts"]
     ]
-    rest = Piece(fragments.add("instructions", "full", rest), 0.0, COVER_GAP)
-    flow = [Block((title, cover, rest), keep=True)]
+    instructions = Piece(fragments.add("instructions", "full", about), 0.0, COVER_GAP)
+    flow = [Block((title, cover, instructions), keep=True)]
     for part in view["parts"]:
         heading = {k: part[k] for k in ("number", "title", "points_label", "bonus", "instructions")}
         piece = Piece(fragments.add("part", "full", heading), 0.0, 0.0)

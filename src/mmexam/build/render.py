@@ -59,7 +59,7 @@ class Templates:
 
     def __init__(self, folder: Path) -> None:
         loader = jinja2.FileSystemLoader(str(folder))
-        common = {
+        common: dict[str, Any] = {
             "loader": loader,
             "undefined": jinja2.StrictUndefined,
             "trim_blocks": True,
@@ -186,7 +186,7 @@ def explain_typst_error(source: str, error: Any, what: str) -> str:
                 f"{what}: question {qid}: Typst cannot typeset its text{shown}: {_message(inner)}"
             )
     line = _first_location(error)
-    qid = next((q for q, start, end in spans if line and start < line - 1 < end), None)
+    culprit = next((q for q, start, end in spans if line and start < line - 1 < end), None)
     shown = f" in {_snippet(lines, line)!r}" if line else ""
-    where = f"question {qid}" if qid else f"the Typst template, line {line}"
+    where = f"question {culprit}" if culprit else f"the Typst template, line {line}"
     return f"{what}: {where}: Typst failed{shown}: {_message(error)}"

@@ -90,17 +90,17 @@ class _Converter:
 def _space(body: Any) -> dict[str, Any] | None:
     if body.answer_space is not None:
         style, height = body.answer_space.style, body.answer_space.height_cm
-    elif DEFAULT_SPACE.get(body.kind) is None:
+    elif (default := DEFAULT_SPACE.get(body.kind)) is None:
         return None
     else:
-        style, height = DEFAULT_SPACE[body.kind]
+        style, height = default
         if body.kind == "code":  # more functions to write, more room
             height = min(height + 4.0 * (len(body.functions) - 1), 20.0)
     return {"style": style, "height_cm": height, "lines": max(1, round(height / 0.9))}
 
 
 def _tolerance(body: Any) -> str | None:
-    parts = []
+    parts: list[str] = []
     if body.abs_tol:
         parts.append(f"± {fmt_number(body.abs_tol)}")
     if body.rel_tol:
@@ -184,13 +184,14 @@ def _question_view(
             "solution": convert(question.solution, f"{placed.id} (solution)"),
             "explanation": convert(question.explanation, f"{placed.id} (explanation)"),
             "params": params,
-            "parts": [],
         }
+        part_views = []
         for sub in placed.parts:
             where = f"{placed.id} part {sub.label}"
             part_view = _body_view(sub.body, sub.order, where, convert, stubs)
             part_view.update(number=sub.number, label=sub.label, id=placed.id)
-            view["parts"].append(part_view)
+            part_views.append(part_view)
+        view["parts"] = part_views
         return view
     view = _body_view(question, placed.order, placed.id, convert, stubs)
     view.update(id=placed.id, number=placed.number, params=params, parts=[])
@@ -209,7 +210,7 @@ def paper_view(paper: Paper, target: str, graders: Path) -> dict[str, Any]:
 
     total = sum(p.part.points for p in paper.parts if not p.part.bonus)
     bonus = sum(p.part.points for p in paper.parts if p.part.bonus)
-    parts = []
+    parts: list[dict[str, Any]] = []
     for paper_part in paper.parts:
         part = paper_part.part
         parts.append(
