@@ -6,7 +6,8 @@ is wrong, with a message saying what to change:
 - ids are unique across files (both places are reported);
 - a question's part and topics exist in exam.yaml;
 - mcq/multi_select answers name real options, options are distinct (so
-  exactly one is correct), rubric items add up to the points, regexes compile;
+  exactly one is correct), rubric items add up to the points, regexes compile,
+  rubric keywords are not common words or bare symbols;
 - a problem's parts add up to its points, and each question is worth what
   its blueprint part gives it (part points / pick);
 - code questions name a task folder in graders/ and functions the starter
@@ -20,7 +21,6 @@ from __future__ import annotations
 
 import ast
 import re
-import string
 from pathlib import Path
 from typing import Any
 
@@ -41,18 +41,10 @@ from mmexam.bank.models import (
     ShortAnswerPart,
 )
 from mmexam.errors import StarterError
+from mmexam.fmt import LETTERS, letter_list, letter_span
 from mmexam.starter import REFERENCE, generate_starter
 
-LETTERS = string.ascii_lowercase
 EPS = 1e-9
-
-
-def letters(count: int) -> str:
-    return ", ".join(LETTERS[:count])
-
-
-def span(count: int) -> str:
-    return f"a–{LETTERS[count - 1]}" if count > 1 else "a"
 
 
 def part_label(index: int, part: Any) -> str:
@@ -193,7 +185,7 @@ def check_body(ctx: Context, entry: Entry, sub: tuple, body: Any, label: str) ->
                 entry,
                 (*sub, "answer"),
                 f"{label}answer '{body.answer}' is not one of the "
-                f"options {span(count)} — use one of {letters(count)}",
+                f"options {letter_span(count)} — use one of {letter_list(count)}",
             )
         check_distinct_options(ctx, entry, sub, body.options, label)
     elif isinstance(body, (MultiSelect, MultiSelectPart)):
@@ -205,7 +197,7 @@ def check_body(ctx: Context, entry: Entry, sub: tuple, body: Any, label: str) ->
                     entry,
                     (*sub, "answers", k),
                     f"{label}answer '{answer}' is not one of the "
-                    f"options {span(count)} — use letters from {letters(count)}",
+                    f"options {letter_span(count)} — use letters from {letter_list(count)}",
                 )
             if answer in seen:
                 ctx.at(
@@ -225,6 +217,7 @@ def check_body(ctx: Context, entry: Entry, sub: tuple, body: Any, label: str) ->
                 f"items add up to {total:g} — make them equal",
             )
         for k, item in enumerate(body.rubric):
+            check_keywords(ctx, entry, (*sub, "rubric", k), item.keywords, label)
             if item.regex is None:
                 continue
             try:
@@ -249,6 +242,80 @@ def check_body(ctx: Context, entry: Entry, sub: tuple, body: Any, label: str) ->
                 f"{label}answer '{body.answer}' is not a number "
                 "— write a number, or add params to make it a template",
             )
+
+
+# Words that occur in almost any answer: a keyword made of them suggests a
+# rubric item for every student and so means nothing.
+GENERIC_WORDS = frozenset(
+    [
+        "a",
+        "an",
+        "the",
+        "and",
+        "or",
+        "not",
+        "no",
+        "yes",
+        "if",
+        "so",
+        "as",
+        "is",
+        "are",
+        "be",
+        "it",
+        "its",
+        "this",
+        "that",
+        "of",
+        "to",
+        "in",
+        "on",
+        "at",
+        "by",
+        "for",
+        "with",
+        "can",
+        "could",
+        "may",
+        "other",
+        "others",
+        "same",
+        "both",
+        "each",
+        "all",
+        "any",
+        "some",
+        "more",
+        "less",
+        "depends",
+        "data",
+        "use",
+        "used",
+        "do",
+        "does",
+        "true",
+        "false",
+    ]
+)
+
+
+def check_keywords(ctx: Context, entry: Entry, sub: tuple, keywords: list[str], label: str) -> None:
+    """A rubric keyword must name something: not a common word, not just symbols or digits."""
+    for j, keyword in enumerate(keywords):
+        text = keyword.strip().casefold()
+        letters = [c for c in text if c.isalpha()]
+        if text in GENERIC_WORDS:
+            why = "a word almost every answer contains"
+        elif not letters:
+            why = "no word at all (symbols and digits match almost any formula)"
+        else:
+            continue
+        ctx.at(
+            entry,
+            (*sub, "keywords", j),
+            f"{label}rubric keyword '{keyword}' is too generic to mean anything ({why}) — "
+            "use a phrase that only an answer meeting the item would contain, or a regex",
+        )
 
 
 def check_distinct_options(
