@@ -165,9 +165,14 @@ def _number(value: float | Decimal) -> bytes:
 
 
 def write_pdf(
-    pages: Sequence[Sequence[Placement]], libraries: Sequence[Library], title: str, author: str
+    pages: Sequence[Sequence[Placement]],
+    libraries: Sequence[Library],
+    title: str,
+    author: str,
+    overlays: Sequence[bytes] = (),
 ) -> bytes:
-    """One PDF of A4 pages, each showing its placements (library pages as forms).
+    """One PDF of A4 pages, each showing its placements (library pages as forms) and,
+    when given, its overlay (content operators drawn on top: corner marks and a code).
 
     The libraries must not overlap in numbers: give the second `base=first.end`.
     """
@@ -189,8 +194,10 @@ def write_pdf(
 
     tree = add(b"")  # filled in once the pages are known
     kids = []
-    for page in pages:
+    for n, page in enumerate(pages):
         names, content = _page_content(page, libraries)
+        if n < len(overlays):
+            content += b"\n" + overlays[n]
         stream = add(b"<< /Length %d >>\nstream\n%s\nendstream" % (len(content), content))
         xobjects = b" ".join(b"/F%d %d 0 R" % (form, form) for form in sorted(names))
         kids.append(

@@ -22,6 +22,7 @@ Output layout under `out/`:
 
 from __future__ import annotations
 
+import hashlib
 import multiprocessing
 import os
 import time
@@ -34,6 +35,7 @@ from typing import Any
 
 from mmexam import markup
 from mmexam.bank import load_bank
+from mmexam.build import sheet
 from mmexam.build.compose import Library, write_pdf
 from mmexam.build.layout import (
     GEOMETRY,
@@ -53,6 +55,7 @@ from mmexam.build.variants import draw_paper, version_letters
 from mmexam.build.view import paper_view
 from mmexam.errors import BuildError, MmexamError
 from mmexam.exam import Manifest, Paper, Student, content_hash
+from mmexam.paperlayout import PaperLayout
 from mmexam.paths import GRADERS, TEMPLATES
 
 FORMATS = ("pdf", "html")
@@ -83,6 +86,7 @@ class Settings:
     key: bool
     templates: Path
     graders: Path
+    exam_id: str = ""  # printed in every page's code (layout.json)
 
 
 @dataclass
@@ -216,24 +220,54 @@ def lay_out(batch: Batch, settings: Settings, what: str) -> Layout:
     return Layout(library, numbers, labels, pages)
 
 
-def typeset(batch: Batch, settings: Settings, what: str) -> list[dict[str, bytes]]:
-    """Every paper's PDFs (per paper, per document), composed from the batch's libraries."""
+def typeset(
+    batch: Batch, papers: list[Paper], settings: Settings, what: str
+) -> tuple[list[dict[str, bytes]], list[PaperLayout]]:
+    """Every paper's PDFs (per paper, per document), composed from the batch's libraries,
+    and where a scanner finds each exam page's boxes and regions (layout.json). Exam
+    pages carry corner marks and a code; keys do not."""
     layout = lay_out(batch, settings, what)
     suffix = {"exam": "", "key": " — answer key"}
-    return [
-        {
-            document: write_pdf(
-                pages, [layout.library, layout.labels], batch.title + suffix[document], batch.course
-            )
-            for document, pages in paper_pages.items()
-        }
-        for paper_pages in layout.pages
-    ]
+    probes = sheet.probe_boxes(
+        lambda items: templates(settings.templates).render(
+            "fragments", "typst", {"fragments": items, "geo": GEOMETRY.for_template()}
+        ),
+        batch.fragments,
+    )
+    pdfs, layouts = [], []
+    for paper, paper_pages in zip(papers, layout.pages):
+        anonymous = paper.name is None and paper.student == paper.variant
+        exam = sheet.paper_layout(
+            settings.exam_id,
+            paper.student,
+            paper.variant,
+            anonymous,
+            paper_pages["exam"],
+            probes,
+            layout.library.size,
+        )
+        layouts.append(exam)
+        overlays = {"exam": [sheet.overlay(page.code) for page in exam.pages], "key": []}
+        libraries = [layout.library, layout.labels]
+        pdfs.append(
+            {
+                document: write_pdf(
+                    pages,
+                    libraries,
+                    batch.title + suffix[document],
+                    batch.course,
+                    overlays[document],
+                )
+                for document, pages in paper_pages.items()
+            }
+        )
+    return pdfs, layouts
 
 
-def make_batch(
-    bank: Any, jobs: list[PaperJob], settings: Settings, index: int
-) -> list[tuple[Student, list[Path]]]:
+Made = tuple[Student, list[Path], PaperLayout | None]
+
+
+def make_batch(bank: Any, jobs: list[PaperJob], settings: Settings, index: int) -> list[Made]:
     """Draw, render, typeset and write a batch of papers; their manifest entries and files.
 
     The batch's pieces are typeset once, in its fragment library, and every
@@ -245,11 +279,15 @@ def make_batch(
     ]
     batch = render_batch(papers, settings)
     pdfs: list[dict[str, bytes]] = [{} for _ in jobs]
+    layouts: list[PaperLayout | None] = [None for _ in jobs]
     if batch.library is not None:
         what = _who(jobs[0]) if len(jobs) == 1 else f"{_who(jobs[0])} to {jobs[-1].student}"
-        pdfs = typeset(batch, settings, what)
-    results = []
-    for job, paper, paper_pdfs, paper_html in zip(jobs, papers, pdfs, batch.html):
+        pdfs, typeset_layouts = typeset(batch, papers, settings, what)
+        layouts = list(typeset_layouts)
+    results: list[Made] = []
+    for job, paper, paper_pdfs, paper_html, paper_layout in zip(
+        jobs, papers, pdfs, batch.html, layouts
+    ):
         files = []
         for document in ("exam", "key") if settings.key else ("exam",):
             if document in paper_pdfs:
@@ -260,13 +298,14 @@ def make_batch(
                 path = job.folder / f"{document}.html"
                 write_atomic(path, paper_html[document].encode("utf-8"))
                 files.append(path)
-        results.append((paper.manifest_entry(), files))
+        results.append((paper.manifest_entry(), files, paper_layout))
     return results
 
 
 def make_paper(bank: Any, job: PaperJob, settings: Settings) -> tuple[Student, list[Path]]:
     """Draw, render, compile and write one paper (a batch of one)."""
-    return make_batch(bank, [job], settings, 0)[0]
+    student, files, _ = make_batch(bank, [job], settings, 0)[0]
+    return student, files
 
 
 def _who(job: PaperJob) -> str:
@@ -286,7 +325,7 @@ def _init_worker(bank: Any, settings: Settings, formulas: markup.FormulaSnapshot
     markup.preload_formula_cache(formulas)
 
 
-def _run_batch(numbered: tuple[int, list[PaperJob]]) -> list[tuple[Student, list[Path]]] | str:
+def _run_batch(numbered: tuple[int, list[PaperJob]]) -> list[Made] | str:
     index, batch = numbered
     try:
         return make_batch(_worker["bank"], batch, _worker["settings"], index)
@@ -302,9 +341,7 @@ def batches(jobs: list[PaperJob]) -> list[tuple[int, list[PaperJob]]]:
     return [(n, jobs[i : i + size]) for n, i in enumerate(range(0, len(jobs), size))]
 
 
-def make_papers(
-    bank: Any, jobs: list[PaperJob], settings: Settings, workers: int
-) -> list[tuple[Student, list[Path]]]:
+def make_papers(bank: Any, jobs: list[PaperJob], settings: Settings, workers: int) -> list[Made]:
     """Make every paper, in worker processes when it pays; results in job order."""
     if workers <= 1 or len(jobs) < PARALLEL_FROM:
         return [made for n, batch in batches(jobs) for made in make_batch(bank, batch, settings, n)]
@@ -374,6 +411,15 @@ def write_starter(out: Path, tasks: list[str], title: str, graders: Path) -> lis
     return files
 
 
+def exam_identity(bank: Any, seed: int) -> str:
+    """The exam's id printed in every page's code: its title, its seed and its questions'
+    content, hashed. A page of another exam (or of a rebuilt bank) is told apart."""
+    blueprint = bank.blueprint
+    parts = [blueprint.title, blueprint.course, str(seed)]
+    parts += [f"{qid}={content_hash(q)}" for qid, q in sorted(bank.questions.items())]
+    return hashlib.sha256("\n".join(parts).encode("utf-8")).hexdigest()[:10]
+
+
 def manifest_json(manifest: Manifest) -> bytes:
     """variants.json: sorted keys, two-space indent, a final newline (stable bytes)."""
     import json
@@ -400,10 +446,11 @@ def build_exam(
     plan = plan_jobs(out, roster, variants)
     bank = load_bank(bank_path)
     workers = max(1, min(jobs or os.cpu_count() or 1, len(plan)))
-    settings = Settings(seed, formats, key, templates_dir, graders)
+    exam_id = exam_identity(bank, seed)
+    settings = Settings(seed, formats, key, templates_dir, graders, exam_id)
     made = make_papers(bank, plan, settings, workers)
 
-    students = [student for student, _ in made]
+    students = [student for student, _, _ in made]
     used = {item.question for student in students for item in student.items}
     manifest = Manifest(
         seed=seed,
@@ -413,9 +460,14 @@ def build_exam(
     )
     parallel = workers > 1 and len(plan) >= PARALLEL_FROM
     result = BuildResult(out=out, papers=len(plan), jobs=workers if parallel else 1)
-    result.files = [path for _, files in made for path in files]
+    result.files = [path for _, files, _ in made for path in files]
     result.manifest = out / "variants.json"
     write_atomic(result.manifest, manifest_json(manifest))
+    layouts = [layout for _, _, layout in made if layout is not None]
+    if layouts:
+        path = out / "layout.json"
+        write_atomic(path, sheet.layout_json(sheet.exam_layout(exam_id, layouts)))
+        result.files.append(path)
     result.starter_tasks = code_tasks(bank, used)
     result.files += write_starter(out, result.starter_tasks, bank.blueprint.title, graders)
     result.files.append(result.manifest)

@@ -101,12 +101,24 @@ class Fragments:
         return page
 
 
+class Tag(NamedTuple):
+    """What a scanner reads in a placed fragment (layout.json): an option's box ("box",
+    its number and position), a written-answer region ("region", its number and kind)
+    or the student-id grid ("idgrid")."""
+
+    what: str
+    number: str = ""
+    position: int = 0  # an option's position as printed (0: a)
+    kind: str = ""
+
+
 class Beside(NamedTuple):
     """A fragment set on the first line of a piece: a question's number or its points."""
 
     fragment: int
     x: float  # its left edge ("left") or right edge ("right"), from the text column's left
     align: str
+    tag: Tag | None = None
 
 
 class Piece(NamedTuple):
@@ -117,6 +129,7 @@ class Piece(NamedTuple):
     above: float
     beside: tuple[Beside, ...] = ()
     stick: bool = False  # on the same page as the next piece (a question's text, a key's answer)
+    tag: Tag | None = None
 
 
 class Block(NamedTuple):
@@ -137,6 +150,7 @@ class Placement(NamedTuple):
     x: float
     y: float
     scale: float = 1.0
+    tag: Tag | None = None
 
 
 # Spacing, in points.
@@ -151,6 +165,7 @@ FIELD_ABOVE = 0.7 * EM
 KEY_ABOVE = 0.8 * EM
 TITLE_GAP = 0.5 / 2.54 * 72  # 0.5 cm
 COVER_GAP = 0.4 / 2.54 * 72
+ID_DIGITS = 8  # columns of the student-id grid on an anonymous version's cover
 PART_BELOW = 1.1 * EM
 
 
@@ -164,7 +179,11 @@ def paper_flow(view: dict[str, Any], key: bool, fragments: Fragments) -> list[Bl
         {k: p[k] for k in ("number", "title", "points", "bonus")} for p in view["parts"]
     ]
     instructions = Piece(fragments.add("instructions", "full", about), 0.0, COVER_GAP)
-    flow = [Block((title, cover, instructions), keep=True)]
+    first: tuple[Piece, ...] = (title, cover, instructions)
+    if not key and not view["student"]:  # anonymous: the student ticks their id
+        grid = fragments.add("idgrid", "full", {"digits": ID_DIGITS})
+        first = (title, cover, Piece(grid, 0.0, COVER_GAP, tag=Tag("idgrid")), instructions)
+    flow = [Block(first, keep=True)]
     for part in view["parts"]:
         heading = {k: part[k] for k in ("number", "title", "points_label", "bonus", "instructions")}
         piece = Piece(fragments.add("part", "full", heading), 0.0, 0.0)
@@ -267,12 +286,13 @@ def _item(q: dict[str, Any], level: int, key: bool, fragments: Fragments) -> Blo
         marked = key and option["correct"]
         text = {"text": option["text"], "marked": marked}
         letter = {"letter": option["letter"], "marked": marked}
+        box = None if key else Tag("box", q["number"], n)
         pieces.append(
             Piece(
                 fragments.add("option", f"option{level}", text, q["id"]),
                 body + OPTION_INDENT,
                 OPTIONS_ABOVE if n == 0 else OPTION_GAP,
-                (Beside(fragments.add("letter", None, letter), body, "left"),),
+                (Beside(fragments.add("letter", None, letter), body, "left", box),),
             )
         )
     if q["kind"] == "code":
@@ -290,10 +310,14 @@ def _item(q: dict[str, Any], level: int, key: bool, fragments: Fragments) -> Blo
                 "height_cm": space["height_cm"],
             }
             style["hint"] = space["style"] == "box" and q["kind"] == "code"
-            pieces.append(Piece(fragments.add("space", column, style), body, SPACE_ABOVE))
+            region = Tag("region", q["number"], kind=q["kind"])
+            space_page = fragments.add("space", column, style)
+            pieces.append(Piece(space_page, body, SPACE_ABOVE, tag=region))
         if q["kind"] == "numeric":
             field = {"style": "field", "unit": q.get("unit")}
-            pieces.append(Piece(fragments.add("space", column, field), body, FIELD_ABOVE))
+            region = Tag("region", q["number"], kind="numeric")
+            field_page = fragments.add("space", column, field)
+            pieces.append(Piece(field_page, body, FIELD_ABOVE, tag=region))
     keep = q["keep"] and not key
     return Block(tuple(pieces), below=QUESTION_BELOW, keep=keep)
 
@@ -346,11 +370,12 @@ def paginate(flow: list[Block], size: Size) -> list[list[Placement]]:
                 y, gap = 0.0, 0.0
             top = geo.margin_top + y + gap
             scale = min(1.0, room / size(piece.fragment)[1])
-            pages[-1].append(Placement(0, piece.fragment, geo.margin_x + piece.x, top, scale))
+            x = geo.margin_x + piece.x
+            pages[-1].append(Placement(0, piece.fragment, x, top, scale, piece.tag))
             for side in piece.beside:
                 width = size(side.fragment)[0]
                 x = side.x if side.align == "left" else side.x - width
-                pages[-1].append(Placement(0, side.fragment, geo.margin_x + x, top))
+                pages[-1].append(Placement(0, side.fragment, geo.margin_x + x, top, tag=side.tag))
             y += gap + h
         below = block.below
     return pages
