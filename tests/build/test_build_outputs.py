@@ -15,9 +15,9 @@ from pypdf import PdfReader
 from mmexam import markup
 from mmexam.bank import load_bank
 from mmexam.build import build_exam
-from mmexam.build.view import fmt_number
 from mmexam.errors import BuildError
 from mmexam.exam import Manifest
+from mmexam.fmt import fmt_number
 from mmexam.starter import generate_starter
 
 # The small bank's numeric answers, worked out by hand from its templates.

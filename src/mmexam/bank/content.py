@@ -29,7 +29,8 @@ from mmexam.bank.context import Context, Entry
 from mmexam.bank.explain import did_you_mean, dotted
 from mmexam.bank.mathcache import MarkupCache
 from mmexam.bank.reader import Document
-from mmexam.bank.rules import LETTERS, check_distinct_options, part_label
+from mmexam.bank.rules import check_distinct_options, part_label
+from mmexam.fmt import LETTERS
 
 MAX_COMBINATIONS = 64
 RANDOM_DRAWS = 6

@@ -18,11 +18,11 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from importlib import metadata
 from pathlib import Path
 
 from mmexam import markup
+from mmexam.files import atomic_write
 
 MAX_ENTRIES = 200_000
 
@@ -117,16 +117,8 @@ class MarkupCache:
             while len(table) > MAX_ENTRIES:
                 table.pop(next(iter(table)))
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            handle, temporary = tempfile.mkstemp(dir=self.path.parent, suffix=".tmp")
-            with os.fdopen(handle, "w", encoding="utf-8") as out:
-                json.dump(
-                    {"formulas": self.formulas, "texts": self.texts},
-                    out,
-                    ensure_ascii=False,
-                    separators=(",", ":"),
-                )
-            os.replace(temporary, self.path)
+            table = {"formulas": self.formulas, "texts": self.texts}
+            atomic_write(self.path, json.dumps(table, ensure_ascii=False, separators=(",", ":")))
         except OSError:
             return
         self.dirty = False

@@ -3,7 +3,8 @@
 Each rule adds `Problem`s to the `Context`, at the line of the value that
 is wrong, with a message saying what to change:
 
-- ids are unique across files (both places are reported);
+- ids are unique across files (both places are reported), and `excludes:`
+  names questions that exist;
 - a question's part and topics exist in exam.yaml;
 - mcq/multi_select answers name real options, options are distinct (so
   exactly one is correct), rubric items add up to the points, regexes compile,
@@ -82,6 +83,27 @@ def check_ids(ctx: Context) -> None:
                 f"duplicate id '{qid}' — also at {where}; ids must be unique "
                 "across the bank, rename one",
             )
+
+
+def check_excludes(ctx: Context) -> None:
+    """`excludes:` names other questions of the bank."""
+    ids = [e.question.id for e in ctx.valid()]
+    known = set(ids)
+    for entry in ctx.valid():
+        for k, other in enumerate(entry.question.excludes):
+            if other == entry.question.id:
+                ctx.at(
+                    entry,
+                    ("excludes", k),
+                    "a question cannot exclude itself — drop it from excludes",
+                )
+            elif other not in known:
+                ctx.at(
+                    entry,
+                    ("excludes", k),
+                    f"excludes '{other}', which is not a question in the bank — "
+                    f"{did_you_mean(other, ids)}",
+                )
 
 
 # ---------------------------------------------------------------- per question
@@ -481,6 +503,7 @@ def check_blueprint(ctx: Context) -> None:
                     label=label,
                 )
         check_pool(ctx, k, part)
+        check_cover(ctx, k, part)
 
 
 def check_pool(ctx: Context, index: int, part: Any) -> None:
@@ -509,3 +532,40 @@ def check_pool(ctx: Context, index: int, part: Any) -> None:
         f"{which}, or lower pick",
         label=f"part {part.id}",
     )
+
+
+def check_cover(ctx: Context, index: int, part: Any) -> None:
+    """A part's `cover` names known topics, fits in `pick`, and each has enough questions."""
+    blueprint = ctx.blueprint
+    assert blueprint is not None
+    label = f"part {part.id}"
+    pool = [
+        e.question
+        for e in ctx.valid()
+        if in_pool(e.question.id, e.question.part, e.question.topics, part)
+    ]
+    for j, cover in enumerate(part.cover):
+        for m, topic in enumerate(cover.topics):
+            if topic not in blueprint.topics:
+                ctx.at_blueprint(
+                    ("parts", index, "cover", j, "topics", m),
+                    f"cover topic '{topic}' is not in topics — "
+                    f"{did_you_mean(topic, list(blueprint.topics))}",
+                    label=label,
+                )
+        have = sum(1 for q in pool if any(t in cover.topics for t in q.topics))
+        if have < cover.min:
+            ctx.at_blueprint(
+                ("parts", index, "cover", j, "min"),
+                f"cover {j + 1} needs {cover.min} question(s) per paper but the pool has "
+                f"{have} with one of its topics — add questions or lower min",
+                label=label,
+            )
+    needed = sum(cover.min for cover in part.cover)
+    if needed > part.pick:
+        ctx.at_blueprint(
+            ("parts", index, "cover"),
+            f"the covers need {needed} questions per paper but the part draws {part.pick} — "
+            "lower their min or raise pick",
+            label=label,
+        )

@@ -9,7 +9,9 @@ questions keep their options order and parameter values, and a pool whose
 members did not change keeps its selection.
 
 - Selection: each question of a part's pool gets a key from the hash; the
-  `pick` smallest keys are drawn.
+  `pick` smallest keys are drawn, skipping questions that one already on the
+  paper excludes and keeping the part's topic cover and the blueprint's
+  difficulty band (`mmexam.build.fairness`).
 - Order within a part: by a second hash key when the part shuffles, else in
   bank order.
 - Options (mcq, multi_select, also inside problems): the non-fixed options are
@@ -31,8 +33,7 @@ from mmexam.bank.models import Part, Problem
 from mmexam.bank.params import draw_params, instantiate
 from mmexam.errors import BuildError
 from mmexam.exam import Paper, PaperPart, PlacedPart, PlacedQuestion
-
-LETTERS = string.ascii_lowercase
+from mmexam.fmt import LETTERS
 
 
 def stable_key(seed: int, student: str, purpose: str, question: str) -> bytes:
@@ -137,12 +138,32 @@ def select(pool: list[Any], part: Part, seed: int, student: str) -> list[Any]:
 
 
 def draw_paper(
-    bank: Any, seed: int, student: str, *, name: str | None = None, variant: str | None = None
+    bank: Any,
+    seed: int,
+    student: str,
+    *,
+    name: str | None = None,
+    variant: str | None = None,
+    constrained: bool = True,
 ) -> Paper:
-    """The paper of one student (or anonymous version) from the bank and exam seed."""
+    """The paper of one student (or anonymous version) from the bank and exam seed.
+
+    constrained: respect `excludes:`, each part's `cover` and the blueprint's
+    `balance` (see `mmexam.build.fairness`); False draws every part on its own
+    (the draw before exclusions existed, kept for comparison and benchmarks).
+    """
+    if constrained:
+        from mmexam.build.fairness import drawer_for
+
+        chosen = drawer_for(bank).choose(seed, student).parts
+    else:
+        chosen = {
+            part.id: select(list(bank.pool(part.id)), part, seed, student)
+            for part in bank.blueprint.parts
+        }
     parts = []
     for k, part in enumerate(bank.blueprint.parts, start=1):
-        picked = select(list(bank.pool(part.id)), part, seed, student)
+        picked = chosen[part.id]
         single = len(picked) == 1
         placed = [
             place_question(question, str(k) if single else f"{k}.{j}", seed, student)

@@ -19,9 +19,9 @@ from typing import Any
 
 from mmexam import markup
 from mmexam.build.starter import read_stubs
-from mmexam.build.variants import LETTERS
 from mmexam.errors import BuildError, MmexamError
 from mmexam.exam import Paper, PlacedQuestion
+from mmexam.fmt import LETTERS, fmt_number, points_label
 
 # Room left for an answer when the bank does not say (style, centimetres).
 DEFAULT_SPACE: dict[str, tuple[str, float] | None] = {
@@ -49,21 +49,6 @@ def _convert(target: str, text: str, inline: bool) -> str:
     if inline and html.startswith("<p>") and html.endswith("</p>") and html.count("<p>") == 1:
         html = html[3:-4]  # one paragraph inside a line (an option, a unit, a table cell)
     return html
-
-
-def fmt_number(value: float) -> str:
-    """2.0 -> '2', 0.125 -> '0.125', 1234567.0 -> '1234567', 1e-07 -> '1e-07'."""
-    if isinstance(value, bool):
-        return str(int(value))
-    if isinstance(value, int):
-        return str(value)
-    if float(value).is_integer() and abs(value) < 1e15:
-        return str(int(value))
-    return f"{value:.6g}"
-
-
-def fmt_points(points: float) -> str:
-    return f"{fmt_number(points)} {'point' if points == 1 else 'points'}"
 
 
 def fmt_value(value: Any) -> str:
@@ -119,7 +104,7 @@ def _body_view(
     view: dict[str, Any] = {
         "kind": body.kind,
         "points": fmt_number(body.points),
-        "points_label": fmt_points(body.points),
+        "points_label": points_label(body.points),
         "text": convert(body.text, where, inline=True),
         "solution": convert(body.solution, f"{where} (solution)"),
         "explanation": convert(body.explanation, f"{where} (explanation)"),
@@ -179,7 +164,7 @@ def _question_view(
             "number": placed.number,
             "kind": "problem",
             "points": fmt_number(placed.points),
-            "points_label": fmt_points(placed.points),
+            "points_label": points_label(placed.points),
             "text": convert(question.text, placed.id, inline=True),
             "solution": convert(question.solution, f"{placed.id} (solution)"),
             "explanation": convert(question.explanation, f"{placed.id} (explanation)"),
@@ -219,7 +204,7 @@ def paper_view(paper: Paper, target: str, graders: Path) -> dict[str, Any]:
                 "id": part.id,
                 "title": part.title,
                 "points": fmt_number(part.points),
-                "points_label": fmt_points(part.points),
+                "points_label": points_label(part.points),
                 "bonus": part.bonus,
                 "instructions": convert(part.instructions, f"exam.yaml part '{part.id}'"),
                 "questions": [_question_view(q, convert, stubs) for q in paper_part.questions],

@@ -15,7 +15,7 @@ import typer
 from rich.console import Console
 from rich.text import Text
 
-from mmexam.cli.app import CourseOption, app
+from mmexam.cli.app import CourseOption, NoSandboxOption, app
 from mmexam.errors import MmexamError, PracticeError
 
 practice = typer.Typer(
@@ -217,7 +217,7 @@ class _Session:
         if step.kind in ("short_answer", "open"):
             return "see the rubric above."
         options = step.options()
-        from mmexam.practice.quiz import LETTERS
+        from mmexam.fmt import LETTERS
 
         shown = [f"{x}) {_plain(options[LETTERS.index(x)])}" for x in outcome.expected.split(", ")]
         if step.kind == "mcq":
@@ -440,10 +440,7 @@ def check_command(
     as_json: Annotated[
         bool, typer.Option("--json", help="Print the result as JSON instead of a table.")
     ] = False,
-    require_sandbox: Annotated[
-        bool,
-        typer.Option("--require-sandbox", help="Refuse to run without bubblewrap's isolation."),
-    ] = False,
+    no_sandbox: NoSandboxOption = False,
 ) -> None:
     """Run a code task's public checks on your file, as the real grading does.
 
@@ -470,4 +467,5 @@ def check_command(
         return practice_checks(task, source, filename=file.name, bundle=bundle, sandbox=sandbox)
 
     modules = bundle_modules(task, bundle) if bundle is not None else None
-    run_and_show(grade, as_json=as_json, require_sandbox=require_sandbox, modules=modules)
+    hide = (file.resolve().parent,)
+    run_and_show(grade, as_json=as_json, no_sandbox=no_sandbox, modules=modules, hide=hide)

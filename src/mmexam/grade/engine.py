@@ -32,26 +32,29 @@ from pathlib import Path
 
 from mmexam.checks.results import TaskResult
 from mmexam.errors import GradeError
+from mmexam.files import atomic_write
 from mmexam.grade.inputs import (
     ExamInputs,
+    bank_folder,
     in_shard,
     load_manifest,
     matches_only,
     review_max_points,
 )
+from mmexam.grade.intake import Known, discover, match_entries
 from mmexam.grade.results import (
     RunInfo,
     StudentResult,
-    atomic_write,
     clean_stale_temporaries,
     dump_json,
     load_result,
     result_path,
     save_result,
 )
-from mmexam.grade.student import Work, assemble, prepare, select_all
-from mmexam.grade.submissions import Entry, discover, read_submission
+from mmexam.grade.student import Work, assemble, find_paper, prepare, select_all
+from mmexam.grade.submissions import Entry, read_submission
 from mmexam.grade.workers import grade_code
+from mmexam.roster import Roster, RosterEntry, load_roster
 
 ProgressFn = Callable[["Progress"], None]
 
@@ -81,7 +84,12 @@ class GradeOptions:
     shard: tuple[int, int] | None = None
     only: str | None = None
     limits: object | None = None
-    require_sandbox: bool = False
+    require_sandbox: bool = True  # False only with --no-sandbox
+    roster: Path | None = None
+    id_column: str | None = None
+    name_column: str | None = None
+    graders: Path | None = None  # the course's graders/ (default: the shipped sample's)
+    course_bank: Path | None = None  # the course's bank, when variants.json's is gone
 
 
 @dataclass
@@ -96,6 +104,11 @@ class GradeSummary:
     outputs: dict[str, Path] = field(default_factory=dict)
     isolation: str | None = None
 
+    @property
+    def intake(self) -> list[str]:
+        """Every intake decision of the run, one line each, by student."""
+        return [f"{r.id}: {n.line()}" for r in self.results for n in r.intake]
+
 
 @dataclass
 class Run:
@@ -107,6 +120,8 @@ class Run:
     entries: list[Entry]
     notes: list[str]
     tell: ProgressFn
+    roster: Roster | None = None
+    names: dict[str, str] = field(default_factory=dict)  # roster names by id
     results: dict[str, StudentResult] = field(default_factory=dict)  # by id, as they finish
     reused: int = 0
 
@@ -117,7 +132,9 @@ def grade_submissions(opts: GradeOptions, progress: ProgressFn | None = None) ->
     works = plan_work(run)
     isolation = _isolation(works, run.notes)
     workers = opts.jobs or os.cpu_count() or 1
-    for work, code in grade_code(works, workers, opts.limits, opts.require_sandbox):
+    graders = opts.graders
+    hide = secret_folders(opts)
+    for work, code in grade_code(works, workers, opts.limits, opts.require_sandbox, graders, hide):
         score(run, work, code)
     return write_outputs(run, graded=len(works), isolation=isolation)
 
@@ -129,13 +146,17 @@ def open_run(opts: GradeOptions, tell: ProgressFn) -> Run:
     from mmexam.grade import manual
     from mmexam.paths import DEFAULT_BANK
 
-    if not opts.submissions.is_dir():
-        raise GradeError(
-            f"{opts.submissions}: not a folder of submissions — pass the folder that "
-            "holds one folder or .zip per student"
-        )
     manifest, manifest_sha = load_manifest(opts.variants)
-    exam = ExamInputs(load_bank(opts.bank or DEFAULT_BANK), manifest, manifest_sha)
+    bank_path, moved = bank_folder(manifest, opts.bank, opts.course_bank or DEFAULT_BANK)
+    exam = ExamInputs(
+        load_bank(bank_path, graders=opts.graders),
+        manifest,
+        manifest_sha,
+        bank_path=bank_path,
+        graders=opts.graders,
+    )
+    if moved:
+        exam.warnings.append(moved)
     if opts.only is not None and not any(
         matches_only(i, opts.only) for s in manifest.students for i in s.items
     ):
@@ -144,10 +165,43 @@ def open_run(opts: GradeOptions, tell: ProgressFn) -> Run:
             "paper — numbers look like 1.3 or 3.a"
         )
     sheets = manual.read_sheets(opts.manual, review_max_points(exam)) if opts.shard is None else {}
+    roster = (
+        load_roster(opts.roster, id_column=opts.id_column, name_column=opts.name_column)
+        if opts.roster is not None
+        else _paper_roster(exam, opts.variants)
+    )
     entries, notes = discover(opts.submissions)
+    entries, match_notes = match_entries(entries, _known(roster))
+    notes += match_notes + (roster.skipped if roster else [])
     entries = [e for e in entries if in_shard(e.id, opts.shard)]
     clean_stale_temporaries(opts.out / "graded")
-    return Run(opts, exam, sheets, entries, notes, tell)
+    run = Run(opts, exam, sheets, entries, notes, tell, roster)
+    run.names = {e.id: e.name for e in roster.entries} if roster else {}
+    return run
+
+
+def _paper_roster(exam: ExamInputs, variants: Path) -> Roster | None:
+    """Without --roster, the students the papers were built for are the roster (none for
+    anonymous versions: a version has no student)."""
+    papers = [s for s in exam.manifest.students if s.variant not in exam.versions]
+    if not papers:
+        return None
+    entries = [RosterEntry(id=s.id, name=s.name or "", line=0) for s in papers]
+    return Roster(
+        source=variants.name,
+        sha256=exam.manifest_sha,
+        layout="variants.json",
+        id_column="id",
+        name_column="name",
+        entries=entries,
+    )
+
+
+def _known(roster: Roster | None) -> Known:
+    """Whom a submission may belong to: the roster's students (nobody, without one)."""
+    if roster is None:
+        return Known([])
+    return Known.of([e.id for e in roster.entries], [e for e in roster.entries if e.name])
 
 
 def plan_work(run: Run) -> list[Work]:
@@ -158,7 +212,7 @@ def plan_work(run: Run) -> list[Work]:
     works: list[Work] = []
     for entry in run.entries:
         sub = read_submission(entry)
-        student = exam.students.get(entry.id)
+        student = find_paper(exam, entry, sub)
         fingerprint = exam.fingerprint(student, sub)
         cached = None if opts.force else load_result(result_path(opts.out, entry.id))
         good = cached is not None and not cached.retry
@@ -176,6 +230,7 @@ def plan_work(run: Run) -> list[Work]:
             fingerprint,
             cached if partial else None,
             select if partial else select_all,
+            name=run.names.get(entry.id) or entry.name_hint,
         )
         prepare(exam, work)
         works.append(work)
@@ -186,6 +241,16 @@ def _reuse(run: Run, student_id: str, cached: StudentResult) -> None:
     run.results[student_id] = cached
     run.reused += 1
     run.tell(Progress("student", student=student_id, reused=True))
+
+
+def secret_folders(opts: GradeOptions) -> tuple[Path, ...]:
+    """What the sandbox hides wherever it lies: the course folder (its graders/ and
+    bank), the build (variants, keys), the submissions and the run's outputs."""
+    folders = [opts.variants.parent, opts.submissions, opts.out, opts.manual]
+    for inside in (opts.graders, opts.course_bank, opts.bank):
+        if inside is not None:
+            folders += [inside, inside.parent]
+    return tuple(sorted({p.resolve() for p in folders if str(p) not in ("", ".")}))
 
 
 def _isolation(works: list[Work], notes: list[str]) -> str | None:
@@ -219,7 +284,9 @@ def write_outputs(run: Run, *, graded: int, isolation: str | None) -> GradeSumma
     blueprint = exam.bank.blueprint
     graded_ids = sorted(run.results)
     submitted = {e.id for e in run.entries}
-    absent = sorted(s for s in exam.students if in_shard(s, opts.shard) and s not in submitted)
+    expected = _expected(run)
+    absent = sorted(s for s in expected if in_shard(s, opts.shard) and s not in submitted)
+    off_roster = sorted(i for i in graded_ids if expected and i not in expected)
     info = RunInfo(
         course=blueprint.course,
         title=blueprint.title,
@@ -230,6 +297,9 @@ def write_outputs(run: Run, *, graded: int, isolation: str | None) -> GradeSumma
         shard=opts.shard,
         students=graded_ids,
         absent=absent,
+        off_roster=off_roster,
+        roster=run.roster,
+        bank=str(exam.bank_path) if exam.bank_path else None,
         warnings=exam.warnings + run.notes,
     )
     summary = GradeSummary(
@@ -244,6 +314,12 @@ def write_outputs(run: Run, *, graded: int, isolation: str | None) -> GradeSumma
     if opts.shard is not None:
         return summary
     return outputs.finish(summary, opts.out, opts.manual, run.sheets)
+
+
+def _expected(run: Run) -> list[str]:
+    """The students who should have submitted: the roster's (none for anonymous versions
+    without a roster)."""
+    return [e.id for e in run.roster.entries] if run.roster is not None else []
 
 
 def run_info_path(out: Path, shard: tuple[int, int] | None) -> Path:

@@ -14,9 +14,9 @@ import functools
 import jinja2
 from markupsafe import Markup, escape
 
+from mmexam.fmt import fmt_points
 from mmexam.grade.gradescope import KIND_NAMES, plain
 from mmexam.grade.results import ItemResult, RunInfo, StudentResult
-from mmexam.grade.scoring import fmt_points
 
 MARKDOWN_EXPECTED = {"mcq", "multi_select", "short_answer", "open"}
 

@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import functools
 
+from mmexam.fmt import fmt_points
 from mmexam.grade.results import ItemResult, StudentResult
-from mmexam.grade.scoring import fmt_points
 
 KIND_NAMES = {
     "mcq": "Multiple choice",
@@ -113,6 +113,9 @@ def to_gradescope(result: StudentResult) -> dict:
     if result.problems:
         summary.append("Problems with your submission:")
         summary.extend(f"- {p.line()}" for p in result.problems)
+    if result.intake:
+        summary.append("How your submission was read:")
+        summary.extend(f"- {n.line()}" for n in result.intake)
     return {
         "score": _round(result.total + result.bonus_total),
         "output": "\n".join(summary),

@@ -32,8 +32,9 @@ from pathlib import Path
 
 from mmexam.csvcells import Cell, csv_text, read_cell
 from mmexam.errors import GradeError
-from mmexam.grade.results import ItemResult, StudentResult, atomic_write
-from mmexam.grade.scoring import fmt_points
+from mmexam.files import atomic_write
+from mmexam.fmt import fmt_points
+from mmexam.grade.results import ItemResult, StudentResult
 
 COLUMNS = [
     "group",

@@ -13,11 +13,11 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from mmexam.errors import GradeError
+from mmexam.files import atomic_write
 from mmexam.grade.engine import GradeSummary, run_info_path
 from mmexam.grade.results import (
     RunInfo,
     StudentResult,
-    atomic_write,
     dump_json,
     load_result,
     result_path,
@@ -48,8 +48,15 @@ def merge_shards(shard_dirs: list[Path], out: Path, manual_dir: Path) -> GradeSu
     first = infos[min(infos)][0]
     warnings = sorted({w for info, _ in infos.values() for w in info.warnings})
     absent = sorted({a for info, _ in infos.values() for a in info.absent})
+    off_roster = sorted({o for info, _ in infos.values() for o in info.off_roster})
     info = first.model_copy(
-        update={"shard": None, "students": sorted(results), "warnings": warnings, "absent": absent}
+        update={
+            "shard": None,
+            "students": sorted(results),
+            "warnings": warnings,
+            "absent": absent,
+            "off_roster": off_roster,
+        }
     )
     atomic_write(run_info_path(out, None), dump_json(info))
     max_points: dict[str, float] = {}

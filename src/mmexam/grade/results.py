@@ -15,9 +15,7 @@ the new one, never half of one, and a re-run resumes from what is there.
 from __future__ import annotations
 
 import json
-import os
 import re
-import tempfile
 from pathlib import Path
 from typing import Literal
 
@@ -25,8 +23,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from mmexam.checks.results import CheckResult
 from mmexam.exam import Kind
+from mmexam.files import atomic_write
+from mmexam.roster import Roster
 
-RESULT_FORMAT = 1
+RESULT_FORMAT = 2
 """Bump when `StudentResult` changes shape: cached results of another format are regraded."""
 
 SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@+-]{0,127}$")
@@ -45,6 +45,24 @@ class SubmissionProblem(_Model):
     number: str | None = Field(
         default=None, description="The printed question number it concerns, if any."
     )
+
+    def line(self) -> str:
+        return f"{self.where}: {self.message}"
+
+
+IntakeKind = Literal["file", "id", "layout", "late", "version"]
+
+
+class IntakeNote(_Model):
+    """A decision intake took while reading a submission, shown to the TA and the student."""
+
+    kind: IntakeKind = Field(
+        description="file: a renamed file accepted; id: the id matched another way than "
+        "exactly; layout: read from an LMS's download; late: the LMS marked it late; "
+        "version: the anonymous version the answers named."
+    )
+    where: str = Field(description="The file or folder it concerns, as submitted.")
+    message: str = Field(description="What was decided, in one sentence.")
 
     def line(self) -> str:
         return f"{self.where}: {self.message}"
@@ -145,6 +163,11 @@ class StudentResult(_Model):
     problems: list[SubmissionProblem] = Field(
         default_factory=list, description="Problems with the submission."
     )
+    intake: list[IntakeNote] = Field(
+        default_factory=list,
+        description="How the submission was read: renamed files accepted, the id matched, "
+        "the LMS layout, the version.",
+    )
     fingerprint: Fingerprint | None = Field(
         default=None, description="Inputs this result was computed from."
     )
@@ -172,6 +195,11 @@ class StudentResult(_Model):
     def status(self) -> str:
         return "problems" if self.problems else "ok"
 
+    @property
+    def on_paper(self) -> bool:
+        """Whether the submission was graded against a paper (False: no paper could be found)."""
+        return bool(self.items) or self.variant is not None
+
 
 class PartInfo(_Model):
     """A blueprint part, as the outputs need it."""
@@ -194,29 +222,23 @@ class RunInfo(_Model):
     shard: tuple[int, int] | None = Field(default=None, description="(K, N) for shard K of N.")
     students: list[str] = Field(description="Student ids graded in this run, sorted.")
     absent: list[str] = Field(
-        default_factory=list, description="Manifest students with no submission (whole run only)."
+        default_factory=list,
+        description="Roster (or manifest) students with no submission (whole run only).",
     )
+    off_roster: list[str] = Field(
+        default_factory=list,
+        description="Submissions that match no student of the roster, listed apart from grades.",
+    )
+    roster: Roster | None = Field(
+        default=None,
+        description="The roster the run used (--roster, an LMS export), as read; null when the "
+        "students of variants.json were the roster.",
+    )
+    bank: str | None = Field(default=None, description="The bank folder graded against.")
     warnings: list[str] = Field(default_factory=list, description="Run-level warnings.")
 
 
 # ---------------------------------------------------------------- files
-
-
-def atomic_write(path: Path, data: bytes | str) -> None:
-    """Write `data` to `path` so that a crash leaves the old file or the new one."""
-    if isinstance(data, str):
-        data = data.encode("utf-8")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def dump_json(model: BaseModel) -> str:

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 
 from mmexam.checks.results import TaskResult
 from mmexam.exam import Item
+from mmexam.fmt import fmt_number, fmt_points, letter, letter_span
 from mmexam.grade.results import ItemResult, SubmissionProblem
 from mmexam.grade.submissions import Answer
 
@@ -39,28 +40,8 @@ class Scored:
     problems: list[SubmissionProblem] = field(default_factory=list)
 
 
-def letter(k: int) -> str:
-    return chr(ord("a") + k)
-
-
-def letters(n: int) -> str:
-    return f"{letter(0)}–{letter(n - 1)}" if n > 1 else letter(0)
-
-
 def option_text(option) -> str:
     return option if isinstance(option, str) else option.text
-
-
-def fmt_number(x: float) -> str:
-    """A number as a person writes it: 20, 0.25, 1.5e-05."""
-    if math.isfinite(x) and x == int(x) and abs(x) < 1e15:
-        return str(int(x))
-    return format(x, ".6g")
-
-
-def fmt_points(x: float) -> str:
-    text = f"{x:.2f}".rstrip("0").rstrip(".")
-    return "0" if text in ("-0", "") else text
 
 
 def score_item(
@@ -153,7 +134,9 @@ def _score_mcq(item, body, answer, base, where, code) -> Scored:
                 base,
                 [
                     _problem(
-                        where, item, f"one letter expected ({letters(n)}), got a list of {len(raw)}"
+                        where,
+                        item,
+                        f"one letter expected ({letter_span(n)}), got a list of {len(raw)}",
                     )
                 ],
             )
@@ -161,9 +144,9 @@ def _score_mcq(item, body, answer, base, where, code) -> Scored:
     base.answer = raw
     picked = _parse_letter(raw)
     if picked is None or not 0 <= ord(picked) - ord("a") < n:
-        base.messages.append(f"Expected one of the letters {letters(n)}, got {raw!r}.")
+        base.messages.append(f"Expected one of the letters {letter_span(n)}, got {raw!r}.")
         return Scored(
-            base, [_problem(where, item, f"{raw!r} is not one of the letters {letters(n)}")]
+            base, [_problem(where, item, f"{raw!r} is not one of the letters {letter_span(n)}")]
         )
     k = ord(picked) - ord("a")
     authored = perm[k]
@@ -207,9 +190,9 @@ def _score_multi(item, body, answer, base, where, code) -> Scored:
     if bad:
         listed = ", ".join(repr(b) for b in bad)
         problems.append(
-            _problem(where, item, f"{listed} not among the letters {letters(n)}; ignored")
+            _problem(where, item, f"{listed} not among the letters {letter_span(n)}; ignored")
         )
-        base.messages.append(f"Ignored {listed}: not among the letters {letters(n)}.")
+        base.messages.append(f"Ignored {listed}: not among the letters {letter_span(n)}.")
     base.chosen = sorted(picked)
     base.answer_shown = "; ".join(
         _shown(perm, body.options, j) for j in sorted(picked, key=perm.index)
@@ -402,6 +385,11 @@ def _score_code(item, body, answer, base, where, code: TaskResult | None) -> Sco
         )
         return Scored(base, problems)
     base.answer = code.filename
+    if code.sandbox != "bwrap":
+        base.messages.append(
+            f"{code.filename} ran WITHOUT a sandbox ({code.sandbox}): the run opted out "
+            "with --no-sandbox."
+        )
     if code.failure:
         base.messages.append(
             f"Not graded yet: the grader failed while running {code.filename} "

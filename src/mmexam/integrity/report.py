@@ -11,7 +11,7 @@ from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from mmexam.grade.results import atomic_write
+from mmexam.files import atomic_write
 from mmexam.integrity.models import IntegrityReport
 
 TEMPLATE = "integrity.html.j2"

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from mmexam.errors import PracticeError
+from mmexam.files import atomic_write
 
 HISTORY_FILE = "practice-history.json"
 
@@ -81,11 +81,7 @@ def load_history(path: Path) -> History:
 def save_history(history: History, path: Path) -> None:
     """Write the history atomically (temporary file, then rename)."""
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(prefix=".history-", dir=path.parent)
-        with os.fdopen(handle, "w", encoding="utf-8") as out:
-            out.write(history.model_dump_json(indent=1) + "\n")
-        os.replace(temporary, path)
+        atomic_write(path, history.model_dump_json(indent=1) + "\n")
     except OSError as error:
         raise PracticeError(
             f"{path}: cannot save the practice history ({error.strerror}) — "

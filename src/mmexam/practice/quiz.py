@@ -32,11 +32,10 @@ from mmexam.bank.models import (
 )
 from mmexam.errors import PracticeError
 from mmexam.exam import Kind
+from mmexam.fmt import LETTERS
 
 Body = McqBody | MultiSelectBody | NumericBody | ShortAnswerBody | CodeBody | OpenBody
 Verdict = Literal["right", "partly", "wrong", "skipped", "self", "code"]
-
-LETTERS = "abcdefghijklmnopqrstuvwxyz"
 
 
 class InvalidAnswer(ValueError):
@@ -257,7 +256,8 @@ def score_numeric(step: Step, response: str) -> Outcome:
 
 def score_self(step: Step, response: str) -> Outcome:
     """The points a student awards themselves after reading the rubric ('' skips)."""
-    from mmexam.grade.scoring import fmt_number, parse_number
+    from mmexam.fmt import fmt_number
+    from mmexam.grade.scoring import parse_number
 
     top = fmt_number(step.points)
     if not response.strip():

@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from mmexam.grade.results import atomic_write
+from mmexam.files import atomic_write
 from mmexam.paths import TEMPLATES
 from mmexam.serve.db import Database
 from mmexam.serve.papers import OnlineExam, ServeError
@@ -72,6 +72,7 @@ def issue_codes(
 
 
 def codes_csv(codes: list[IssuedCode]) -> str:
+    """id,name,code: every cell guarded against spreadsheet formulas (mmexam.csvcells)."""
     from mmexam.csvcells import csv_text
 
     return csv_text([["id", "name", "code"], *([c.student, c.name, c.code] for c in codes)])

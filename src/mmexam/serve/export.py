@@ -17,7 +17,8 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from mmexam.grade.results import atomic_write
+from mmexam.course import Course
+from mmexam.files import atomic_write
 from mmexam.serve.db import Database
 from mmexam.serve.papers import OnlineExam, ServeError, receipt, submission_files
 
@@ -82,12 +83,16 @@ def _replace_folder(target: Path, files: dict[str, bytes]) -> None:
 
 
 def export_database(
-    database: str | None, build: Path, out: Path, bank: Path | None = None
+    database: str | None,
+    build: Path,
+    out: Path,
+    bank: Path | None = None,
+    course: Course | None = None,
 ) -> ExportResult:
     """Open the exam of `build` and its database, and export its answers to `out`."""
     from mmexam.serve.server import open_exam
 
-    exam, db = open_exam(build, database, bank)
+    exam, db = open_exam(build, database, bank, course)
     try:
         return export_submissions(db, exam, out)
     finally:

@@ -26,7 +26,8 @@ import yaml
 
 from mmexam.errors import MmexamError
 from mmexam.exam import Item, Manifest, Student
-from mmexam.grade.scoring import letter, parse_number
+from mmexam.fmt import letter
+from mmexam.grade.scoring import parse_number
 from mmexam.grade.submissions import ANSWERS, MAX_ANSWER_CHARS, Submission
 from mmexam.paths import DEFAULT_BANK, GRADERS, TEMPLATES
 
@@ -57,10 +58,20 @@ def code_key(task: str) -> str:
 class OnlineExam:
     """A build folder, ready to serve: the manifest, the bank and every student's paper."""
 
-    def __init__(self, build: Path, bank: Path | None = None) -> None:
+    def __init__(
+        self,
+        build: Path,
+        bank: Path | None = None,
+        *,
+        graders: Path = GRADERS,
+        default_bank: Path = DEFAULT_BANK,
+    ) -> None:
+        """`bank`: the bank the exam was built from (default: the one variants.json names,
+        else `default_bank`, the course's); `graders`: the course's code tasks."""
         from mmexam.bank import load_bank
 
         self.build = build
+        self.graders = graders
         path = build / "variants.json"
         try:
             self.manifest = Manifest.model_validate_json(path.read_bytes())
@@ -76,7 +87,7 @@ class OnlineExam:
             ) from None
         if bank is None:
             given = Path(self.manifest.bank)
-            bank = given if given.is_dir() else DEFAULT_BANK
+            bank = given if given.is_dir() else default_bank
         self.bank_path = bank
         self.bank = load_bank(bank)
         self.students = {s.id: s for s in self.manifest.students}
@@ -87,8 +98,9 @@ class OnlineExam:
 
     # ------------------------------------------------------------ papers
 
-    def _body(self, item: Item) -> Any:
-        question = self.bank.questions[item.question]
+    def body(self, item: Item) -> Any:
+        """The bank's question (or problem part) an item of a paper is."""
+        question: Any = self.bank.questions[item.question]
         return question.parts[item.subpart] if item.subpart is not None else question
 
     def _check(self, student: Student) -> None:
@@ -120,7 +132,7 @@ class OnlineExam:
         if sid not in self._views:
             from mmexam.build.view import paper_view
 
-            self._views[sid] = paper_view(self.paper(sid), "html", GRADERS)
+            self._views[sid] = paper_view(self.paper(sid), "html", self.graders)
         return self._views[sid]
 
     def check_all(self) -> None:
@@ -133,7 +145,7 @@ class OnlineExam:
         if sid not in self._fields:
             fields: dict[str, Field] = {}
             for item in self.students[sid].items:
-                body = self._body(item)
+                body = self.body(item)
                 if item.kind == "code":
                     key = code_key(body.task)
                     fields.setdefault(key, Field(key, "code", task=body.task))
@@ -162,7 +174,7 @@ class OnlineExam:
             return built.read_text(encoding="utf-8")
         from mmexam.build.starter import starter_text
 
-        return starter_text(GRADERS, task)
+        return starter_text(self.graders, task)
 
     def render(self, sid: str, online: Mapping[str, Any]) -> str:
         """The student's paper as one HTML page with its fields, from exam.html.j2."""
