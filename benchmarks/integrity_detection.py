@@ -427,7 +427,7 @@ def inject(students: list[Student_], per_kind: int, seed: int) -> dict[tuple[str
                         )
                     )
                 )
-                for task in set(copier.code) & set(source.code):
+                for task in sorted(set(copier.code) & set(source.code)):
                     copier.code[task] = disguise(rng, source.code[task])
             else:
                 copier, source = take(_numeric_partner)
@@ -587,7 +587,8 @@ def show(result: dict[str, Any]) -> None:
     injected = result["injected"]
     total = sum(injected.values())
     print(
-        f"{result['students']} students, {result['pairs']} pairs, {total} injected "
+        f"{result['design']}: {result['students']} students, {result['pairs']} pairs, "
+        f"{total} injected "
         f"({', '.join(f'{v} {k}' for k, v in injected.items())})"
     )
     print(

@@ -3,6 +3,7 @@
 import json
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from mmexam.cli import app
@@ -12,6 +13,7 @@ def invoke(*args: str):
     return CliRunner().invoke(app, ["integrity", *args])
 
 
+@pytest.mark.slow
 def test_the_report_lists_the_copied_pairs_first(synthetic_class, tmp_path):
     work, injected = synthetic_class
     out = tmp_path / "report"
@@ -43,6 +45,7 @@ def test_the_report_lists_the_copied_pairs_first(synthetic_class, tmp_path):
     assert f"{full[0]}" in html and "Matching code" in html
 
 
+@pytest.mark.slow
 def test_a_seating_chart_marks_neighbours(synthetic_class, tmp_path):
     work, injected = synthetic_class
     full = next(k for k, kind in injected.items() if kind == "full")
@@ -52,6 +55,8 @@ def test_a_seating_chart_marks_neighbours(synthetic_class, tmp_path):
         str(work / "grades"),
         "--variants",
         str(work / "build" / "variants.json"),
+        "--submissions",
+        str(work / "submissions"),
         "--seats",
         str(seats),
         "--text",
@@ -64,7 +69,26 @@ def test_a_seating_chart_marks_neighbours(synthetic_class, tmp_path):
     assert report["seats"] is True
     pair = next(p for p in report["pairs"] if {p["a"], p["b"]} == set(full))
     assert pair["neighbours"] is True
+
+
+@pytest.mark.slow
+def test_without_submissions_the_code_is_not_compared_and_the_report_says_so(
+    synthetic_class, tmp_path
+):
+    work, _ = synthetic_class
+    result = invoke(
+        str(work / "grades"),
+        "--variants",
+        str(work / "build" / "variants.json"),
+        "--text",
+        "lexical",
+        "--out",
+        str(tmp_path),
+    )
+    assert result.exit_code == 0, result.output
+    report = json.loads((tmp_path / "integrity.json").read_text())
     assert "no --submissions folder: code was not compared" in report["notes"]
+    assert all(pair["code"] is None for pair in report["pairs"])
 
 
 def test_errors_are_one_line_without_a_traceback(tmp_path: Path):

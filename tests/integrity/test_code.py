@@ -90,11 +90,12 @@ def test_renamed_and_reordered_copy_is_found_and_independent_code_is_not():
     sheets += [sheet(f"s{k}", "t", other.replace("sum", f"max{k}")) for k in range(3, 9)]
     tasks = code.prepare(sheets, {}, {})
     assert (0, 1) in code.candidates(tasks)
-    copied = code.score_pair(tasks, 0, 1)
-    assert copied is not None and copied.p < 1e-4 and copied.similarity > 0.6
+    p = code.score_pairs(tasks, sorted(code.candidates(tasks)))
+    assert p[(0, 1)] < 1e-4
+    copied = code.index_for(tasks, 0, 1, p[(0, 1)])
+    assert copied is not None and copied.similarity > 0.6
     assert copied.passages and "softmax" in copied.passages[0].text_a + copied.passages[-1].text_a
-    for a, b in code.candidates(tasks) - {(0, 1)}:
-        assert code.score_pair(tasks, a, b).p > 0.01
+    assert all(value > 0.01 for pair, value in p.items() if pair != (0, 1))
 
 
 def test_the_starter_and_the_reference_are_not_evidence():

@@ -18,6 +18,7 @@ _spec.loader.exec_module(cdp)
 
 pytestmark = [
     pytest.mark.browser,
+    pytest.mark.slow,
     pytest.mark.skipif(cdp.chromium_path() is None, reason="chromium is not installed"),
 ]
 

@@ -32,10 +32,13 @@ import io
 import keyword
 import re
 import tokenize
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from mmexam.integrity.models import CodeIndex, Passage, Sheet
-from mmexam.integrity.stats import tail_one
+from mmexam.integrity.stats import poisson_binomial_tail
 
 K = 10
 """Tokens per k-gram."""
@@ -45,6 +48,8 @@ COMMON = 0.25
 """A fingerprint in more than this share of the class's files is an idiom, not evidence."""
 MAX_PASSAGES = 4
 """Passages shown per pair."""
+BATCH = 4096
+"""Pairs whose exact tails are computed together."""
 
 _FALLBACK = re.compile(r"#[^\n]*|\"\"\"[\s\S]*?\"\"\"|'''[\s\S]*?'''|\"[^\"\n]*\"|'[^'\n]*'|\w+|\S")
 
@@ -154,6 +159,7 @@ class Print:
     tokens: list[Token]
     kgrams: dict[int, list[int]]  # every k-gram hash -> positions
     chosen: dict[int, list[int]] = field(default_factory=dict)  # winnowed, filtered
+    spread: list[int] = field(default_factory=list)  # chosen, at least K tokens apart
 
 
 def fingerprint(student: int, name: str, source: str) -> Print:
@@ -195,6 +201,7 @@ def prepare(
             p.chosen = {
                 h: pos for h, pos in p.chosen.items() if h not in shared and task.df[h] <= cutoff
             }
+            p.spread = _spread(p)
     return tasks
 
 
@@ -226,29 +233,50 @@ def _spread(p: Print) -> list[int]:
 def _tail(task: Task, first: Print, second: Print) -> tuple[list[float], int]:
     others = len(task.prints) - 2
     probs, hits = [], 0
-    for h in _spread(first):
+    for h in first.spread:
         d = task.df.get(h, 0) - 1 - (h in second.kgrams)
         probs.append((d + 0.5) / (others + 1))
         hits += h in second.kgrams
     return probs, hits
 
 
-def score_pair(tasks: dict[str, Task], a: int, b: int) -> CodeIndex | None:
-    """The code index of one pair over every task both submitted."""
-    best = 1.0
+def score_pairs(
+    tasks: dict[str, Task], pairs: Iterable[tuple[int, int]]
+) -> dict[tuple[int, int], float]:
+    """The code p-value of each pair (a < b), over every task both submitted."""
+    owners: list[tuple[int, int]] = []
+    rows: list[list[float]] = []
+    counts: list[int] = []
+    for a, b in pairs:
+        common = [t for _, t in sorted(tasks.items()) if a in t.prints and b in t.prints]
+        for first, second in ((a, b), (b, a)):
+            probs: list[float] = []
+            hits = 0
+            for task in common:
+                p, h = _tail(task, task.prints[first], task.prints[second])
+                probs += p
+                hits += h
+            if hits:
+                owners.append((a, b))
+                rows.append(probs)
+                counts.append(hits)
+    found: dict[tuple[int, int], float] = {}
+    for start in range(0, len(rows), BATCH):
+        chunk = rows[start : start + BATCH]
+        width = max(len(r) for r in chunk)
+        matrix = np.zeros((len(chunk), width))
+        for i, r in enumerate(chunk):
+            matrix[i, : len(r)] = r
+        tails = poisson_binomial_tail(matrix, np.array(counts[start : start + BATCH]))
+        for pair, tail in zip(owners[start : start + BATCH], tails):
+            found[pair] = min(found.get(pair, 1.0), min(1.0, 2 * float(tail)))
+    return found
+
+
+def index_for(tasks: dict[str, Task], a: int, b: int, p: float) -> CodeIndex | None:
+    """The report's view of one pair's code: similarity and the matching passages."""
     shared = total = 0
     passages: list[Passage] = []
-    common = [t for name, t in sorted(tasks.items()) if a in t.prints and b in t.prints]
-    if not common:
-        return None
-    for first, second in ((a, b), (b, a)):
-        probs: list[float] = []
-        hits = 0
-        for task in common:
-            p, h = _tail(task, task.prints[first], task.prints[second])
-            probs += p
-            hits += h
-        best = min(best, tail_one(probs, hits))
     for name, task in sorted(tasks.items()):
         if a not in task.prints or b not in task.prints:
             continue
@@ -257,10 +285,12 @@ def score_pair(tasks: dict[str, Task], a: int, b: int) -> CodeIndex | None:
         shared += len(both)
         total += min(len(pa.chosen), len(pb.chosen))
         passages += _passages(name, pa, pb, both)
-    passages.sort(key=lambda p: p.lines_a[0] - p.lines_a[1])
+    if not total and not shared:
+        return None
+    passages.sort(key=lambda x: x.lines_a[0] - x.lines_a[1])
     return CodeIndex(
-        p=min(1.0, 2 * best),
-        similarity=round(shared / total, 3) if total else 0.0,
+        p=p,
+        similarity=round(min(shared / total, 1.0), 3) if total else 0.0,
         shared=shared,
         passages=passages[:MAX_PASSAGES],
     )

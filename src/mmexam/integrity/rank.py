@@ -19,6 +19,7 @@ import numpy as np
 
 from mmexam.integrity import choices, code, numbers, seats, text
 from mmexam.integrity.models import (
+    ChoicesIndex,
     CodeIndex,
     IntegrityReport,
     NumbersIndex,
@@ -39,7 +40,7 @@ class Scored:
     p: float
     choices: choices.PairScore
     numbers: NumbersIndex | None = None
-    code: CodeIndex | None = None
+    code_p: float | None = None
     text: list[SimilarText] = field(default_factory=list)
     text_p: float | None = None
     p_adjusted: float = 1.0
@@ -59,6 +60,7 @@ class Ranking:
     backend: str
     components: int
     popularity: dict
+    tasks: dict[str, code.Task]
 
 
 def score_class(
@@ -90,8 +92,8 @@ def score_class(
     }
     for a, b in numbers.candidates(cols):
         scored[(a, b)].numbers = numbers.score_pair(cols, a, b)
-    for a, b in code.candidates(tasks):
-        scored[(a, b)].code = code.score_pair(tasks, a, b)
+    for key, value in code.score_pairs(tasks, sorted(code.candidates(tasks))).items():
+        scored[key].code_p = value
     for key, found in similar.similar.items():
         scored[key].text = found
     for key in similar.tails:
@@ -100,7 +102,7 @@ def score_class(
     for pair in pairs:
         parts = [pair.choices.p]
         parts += [pair.numbers.p] if pair.numbers else []
-        parts += [pair.code.p] if pair.code else []
+        parts += [pair.code_p] if pair.code_p is not None else []
         parts += [pair.text_p] if pair.text_p is not None else []
         pair.p = min(1.0, min(parts) * k)
     ids = [s.id for s in sheets]
@@ -109,7 +111,7 @@ def score_class(
         pair.p_adjusted = adjusted
         pair.neighbours = close
     pairs.sort(key=lambda p: (p.p_adjusted, p.p, -p.listed_text, p.a, p.b))
-    return Ranking(sheets, pairs, backend, k, choices.popularity(sheets))
+    return Ranking(sheets, pairs, backend, k, choices.popularity(sheets), tasks)
 
 
 def listed(ranking: Ranking, settings: Settings) -> list[Scored]:
@@ -117,7 +119,9 @@ def listed(ranking: Ranking, settings: Settings) -> list[Scored]:
     return [p for p in ranking.pairs if p.p_adjusted < settings.alpha][: settings.top]
 
 
-def _reasons(pair: Scored, report_choices) -> list[str]:
+def _reasons(
+    pair: Scored, report_choices: ChoicesIndex | None, code_index: CodeIndex | None
+) -> list[str]:
     lines = []
     c = report_choices
     if c is not None and c.p < 0.5:
@@ -138,11 +142,11 @@ def _reasons(pair: Scored, report_choices) -> list[str]:
             + (f", {differ} of them with different parameters" if differ else "")
             + f" (p = {pair.numbers.p:.2g})."
         )
-    if pair.code and pair.code.shared:
+    if code_index and code_index.shared:
         lines.append(
-            f"Code: {pair.code.similarity:.0%} of fingerprints shared beyond the starter, the "
-            f"reference and the class's common idioms ({pair.code.shared} fingerprints, "
-            f"{len(pair.code.passages)} passage(s) shown; p = {pair.code.p:.2g})."
+            f"Code: {code_index.similarity:.0%} of fingerprints shared beyond the starter, the "
+            f"reference and the class's common idioms ({code_index.shared} fingerprints, "
+            f"{len(code_index.passages)} passage(s) shown; p = {code_index.p:.2g})."
         )
     if pair.text:
         lines.append(
@@ -170,6 +174,11 @@ def check_integrity(
             if pair.choices.items
             else None
         )
+        code_index = (
+            code.index_for(ranking.tasks, pair.a, pair.b, pair.code_p)
+            if pair.code_p is not None
+            else None
+        )
         out.append(
             Pair(
                 rank=rank,
@@ -180,10 +189,10 @@ def check_integrity(
                 p=pair.p,
                 p_adjusted=pair.p_adjusted,
                 neighbours=pair.neighbours,
-                reasons=_reasons(pair, ci),
+                reasons=_reasons(pair, ci, code_index),
                 choices=ci,
                 numbers=pair.numbers,
-                code=pair.code,
+                code=code_index,
                 text=pair.text,
             )
         )

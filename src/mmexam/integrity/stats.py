@@ -32,9 +32,9 @@ def poisson_binomial_tail(probs: np.ndarray, observed: np.ndarray) -> np.ndarray
     dist[:, 0] = 1.0
     for i in range(n):
         p = probs[:, i : i + 1]
-        shifted = np.zeros_like(dist)
-        shifted[:, 1:] = dist[:, :-1]
-        dist = dist * (1.0 - p) + shifted * p
+        moved = dist[:, :-1] * p
+        dist *= 1.0 - p
+        dist[:, 1:] += moved
     # tail[k] = P(X >= k): reverse cumulative sum over counts.
     tail = np.cumsum(dist[:, ::-1], axis=1)[:, ::-1]
     index = np.clip(observed, 0, n)
