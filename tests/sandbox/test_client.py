@@ -3,8 +3,10 @@
 Every test here uses the real sandbox (bubblewrap where installed). The
 hostile fixtures in tests/fixtures/hostile/ each declare on their second
 line what they must get: `error` (the call fails), `load_error` (the import
-fails), `wrong` (whatever comes back is not the right answer) or `honest`
-(the attack achieved nothing and the honest code's answer comes back). A
+fails), `wrong` (whatever comes back is not the right answer), `honest`
+(the attack achieved nothing and the honest code's answer comes back) or
+`any` (an attack on the students after it or beside it, which may slow or
+kill itself: tests/sandbox/test_between_students.py judges those). A
 file whose attack works says so with "LEAKED" in its error.
 """
 
@@ -258,7 +260,7 @@ HOSTILE_FILES = sorted(HOSTILE.glob("*.py"))
 def test_there_are_at_least_25_hostile_fixtures_each_with_an_expectation():
     assert len(HOSTILE_FILES) >= 25
     kinds = {_expectation(path) for path in HOSTILE_FILES}
-    assert kinds <= {"error", "load_error", "wrong", "honest"}
+    assert kinds <= {"error", "load_error", "wrong", "honest", "any"}
 
 
 @pytest.mark.parametrize("path", HOSTILE_FILES, ids=lambda p: p.stem)
@@ -296,7 +298,7 @@ def test_hostile_submission_gets_nothing_unearned(sandbox, path, tmp_path):
         assert outcome.error, report
     elif expect == "wrong":
         assert not correct, report
-    else:
+    elif expect == "honest":
         assert correct, report
     assert len(printed) <= LIMITS.output_bytes + 200
     assert not [f for f in HOST_FILES if f.exists()], "a file appeared outside the sandbox"
@@ -585,7 +587,7 @@ def test_hostile_submission_earns_no_points_through_the_checks(sandbox, path, ho
     expect = _expectation(path)
     earned = [c for c in result.checks if c.passed and c.max_score > 0]
     report = f"{path.name}: {result.score}/{result.max_score} from {[c.name for c in earned]}"
-    if expect == "honest":
+    if expect in ("honest", "any"):
         assert all(c.function == "tensor_fusion" for c in earned), report
         assert result.score <= honest_fusion_score, report
     else:

@@ -159,8 +159,14 @@ class Child:
         filename = os.path.basename(str(meta.get("filename", "submission.py"))) or "submission.py"
         self.filename = filename
         path = os.path.join(self.workdir, filename)
-        with open(path, "wb") as handle:
-            handle.write(blob)
+        try:
+            with open(path, "wb") as handle:
+                handle.write(blob)
+        except OSError as exc:
+            # Before the first file no student code ran in this child: the box's fault
+            # (the trusted side believes `internal` only then, and retries in a fresh box).
+            self.send({"ok": False, "internal": f"cannot write the source ({exc.strerror})"})
+            return
         stem = filename.removesuffix(".py")
         module = types.ModuleType(stem)
         module.__file__ = path

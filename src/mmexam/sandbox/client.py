@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from mmexam.errors import SandboxError
+from mmexam.sandbox import cgroups
 from mmexam.sandbox.calls import Call, Script
 from mmexam.sandbox.channel import Conn
 from mmexam.sandbox.isolation import (
@@ -63,7 +64,7 @@ from mmexam.sandbox.wire import (
 HERE = Path(__file__).resolve().parent
 # The files the zygote and its children run, seen inside the sandbox as the package
 # `mmexam_sandbox` (they import only the standard library, torch and each other).
-BOX_FILES = ("wire.py", "confine.py", "modules.py", "child.py", "zygote.py")
+BOX_FILES = ("wire.py", "confine.py", "modules.py", "wipe.py", "child.py", "zygote.py")
 # Makes the folder argv[1] the package `mmexam_sandbox` without running any __init__,
 # then runs the zygote: the same in bubblewrap (SANDBOX_DIR) and without it (HERE).
 BOOT = (
@@ -71,6 +72,10 @@ BOOT = (
     "package.__path__ = [sys.argv[1]]; sys.modules['mmexam_sandbox'] = package; "
     "from mmexam_sandbox.zygote import main; sys.exit(main(sys.argv[2:]))"
 )
+# Memory a student's processes may hold beyond Limits.memory_mb (the zygote's pages they
+# copy on write, page tables), and what the zygote itself may hold: the box's limit.
+STUDENT_SLACK_MB = 256
+ZYGOTE_MB = 1536
 ZYGOTE_START_SECONDS = 180.0  # importing torch on a busy machine
 CONTROL_SECONDS = 30.0  # a zygote that does not answer a command within this is restarted
 
@@ -87,6 +92,7 @@ class ChildProc:
         self.alive = True
         self.seq = 0
         self.status: dict | None = None
+        self.loads = 0  # files sent to it: before the first, no student code ran there
 
     def next_seq(self, n: int = 1) -> int:
         first = self.seq + 1
@@ -124,7 +130,7 @@ class Sandbox:
             raise SandboxError(f"unknown device '{device}' — use 'cpu' or 'cuda'")
         self.isolation, self.warning = isolation_status()
         if self.warning is not None:
-            if require_sandbox:
+            if require_sandbox and self.isolation != "bwrap":
                 raise SandboxError(
                     f"the sandbox is required but unavailable: {probe_bwrap()} — install "
                     "bubblewrap (apt install bubblewrap) or drop --require-sandbox"
@@ -140,10 +146,14 @@ class Sandbox:
         self._scripts: dict[str, Script] = {}
         self._script_ids = itertools.count(1)
         self._zygote_scripts: dict[str, int] = {}  # file name -> the script the zygote holds
+        self._wipe = True
         self.restarts = 0
+        self.dirty_restarts = 0  # zygotes replaced because a student's leftovers survived the wipe
         self._cpu_before = 0.0  # CPU seconds of zygotes that were replaced
         self._cpu_seen = 0.0
         self._closed = False
+        self._groups: cgroups.BoxGroups | None = None
+        self._groups = self._make_groups()
         self._start()
 
     # -- zygote lifecycle -----------------------------------------------------
@@ -186,8 +196,35 @@ class Sandbox:
             "max_request_bytes": 1 << 31,
             "tmp": "/tmp" if self.isolation == "bwrap" else tempfile.gettempdir(),
             "pid_namespace": self.isolation == "bwrap",
+            # The box's /tmp and IPC, emptied per student (`_wipe` off only in tests).
+            "wipe": self.isolation == "bwrap" and self._wipe,
             "modules": list(self._module_files(inside=self.isolation == "bwrap")),
         }
+
+    def _make_groups(self) -> cgroups.BoxGroups | None:
+        """This sandbox's control groups, or None where there are none (rlimits only)."""
+        hierarchy, _why = cgroups.probe()  # why not: in isolation_status()'s warning
+        if hierarchy is None:
+            return None
+        limits = self.limits
+        slack = STUDENT_SLACK_MB if self.device == "cpu" else 4096
+        student = (limits.memory_mb + slack) << 20
+        tmp = max(64, 4 * limits.file_mb) << 20
+        try:
+            return cgroups.BoxGroups(
+                hierarchy,
+                student_bytes=student,
+                box_bytes=student + tmp + (ZYGOTE_MB << 20),
+                processes=limits.max_processes,
+                cpus=1.0,
+            )
+        except OSError as exc:
+            raise SandboxError(f"the sandbox's control group could not be made: {exc}") from None
+
+    @property
+    def cgroups(self) -> str | None:
+        """'v1' or 'v2' when this sandbox's processes live in control groups, else None."""
+        return None if self._groups is None else f"v{self._groups.box.version}"
 
     def _module_files(self, *, inside: bool) -> dict[str, str]:
         """The trusted module files: where the zygote finds each -> the file on this side."""
@@ -244,6 +281,7 @@ class Sandbox:
             stderr=self._stderr,
             env=child_env,
             start_new_session=True,
+            preexec_fn=None if self._groups is None else self._groups.enter,  # noqa: PLW1509
         )
         theirs.close()
         self._ctrl = mine
@@ -306,6 +344,8 @@ class Sandbox:
                 proc.wait(timeout=graceful)
             except subprocess.TimeoutExpired:
                 pass
+        if self._groups is not None:
+            self._groups.kill_all()
         if proc is not None and proc.poll() is None:
             try:
                 os.killpg(proc.pid, signal.SIGKILL)
@@ -339,14 +379,23 @@ class Sandbox:
 
     # -- public --------------------------------------------------------------
 
+    def restart(self) -> None:
+        """Replace the zygote with a fresh one (a fresh box) before the next child."""
+        if self._child is not None:
+            self._end_child(self._child, 0.0)
+        self._kill_zygote()
+
     def cpu_seconds(self) -> float:
         """CPU time of this sandbox's zygote and every child it has reaped, so far.
 
         Processes inside bubblewrap's PID namespace are not reaped by this
         process, so their time never shows in `getrusage(RUSAGE_CHILDREN)`
-        here; this asks the zygote. A zygote that was killed takes its count
-        with it (the figure covers the ones alive when asked).
+        here: with control groups this reads the box's CPU time (every process
+        that ever ran in it), else it asks the zygote (a zygote that was killed
+        takes its count with it).
         """
+        if self._groups is not None:
+            return self._groups.box.cpu_seconds()
         if self._proc is None or self._proc.poll() is not None:
             return self._cpu_before
         reply = self._control({"kind": STATS})
@@ -355,6 +404,22 @@ class Sandbox:
             self._cpu_before += self._cpu_seen
         self._cpu_seen = now
         return self._cpu_before + now
+
+    def box_usage(self) -> dict | None:
+        """What the control groups measured (None without them): the box's and the student
+        group's peak memory and limits in bytes, the box's CPU seconds, and the processes in
+        the student group now."""
+        if self._groups is None:
+            return None
+        box, student = self._groups.box, self._groups.student
+        return {
+            "box_peak_bytes": box.memory_peak(),
+            "box_limit_bytes": self._groups.box_bytes,
+            "student_peak_bytes": student.memory_peak(),
+            "student_limit_bytes": self._groups.student_bytes,
+            "cpu_seconds": box.cpu_seconds(),
+            "student_processes": len(student.procs()),
+        }
 
     @property
     def zygote_info(self) -> dict:
@@ -416,14 +481,28 @@ class Sandbox:
                     theirs.close()
                     os.close(out_w)
                 if "pid" not in reply:
+                    os.close(out_r)
                     raise SandboxError(f"the sandbox refused a child: {reply.get('error')}")
                 conn = Conn(mine, out_r, self.limits.output_bytes)
-                return ChildProc(int(reply["pid"]), conn, key, scripts)
+                child = ChildProc(int(reply["pid"]), conn, key, scripts)
+                self._admit(child)
+                return child
             except SandboxError:
                 if attempt:
                     raise
                 self._kill_zygote()
         raise AssertionError("unreachable")
+
+    def _admit(self, child: ChildProc) -> None:
+        """Move a fresh child into the student's control group (it runs no student code yet)."""
+        if self._groups is None:
+            return
+        try:
+            self._groups.admit(child.pid)
+        except OSError as exc:
+            child.alive = False
+            child.conn.close()
+            raise SandboxError(f"the sandbox's child could not join its control group: {exc}")
 
     def _end_child(self, child: ChildProc, grace: float) -> dict:
         """Kill `child` and everything it started; how it ended (cached)."""
@@ -434,11 +513,31 @@ class Sandbox:
             except SandboxError as exc:
                 self._kill_zygote()  # restarted on the next open
                 child.status = {"killed": True, "crashed_sandbox": str(exc)}
+            if self._groups is not None:
+                self._account(child.status)
+            if child.status.get("dirty"):
+                # The wipe left something for the next student: a fresh box instead.
+                self.dirty_restarts += 1
+                self._kill_zygote()
             child.conn.drain(0.05)
             child.conn.close()
         if self._child is child:
             self._child = None
         return child.status
+
+    def _account(self, status: dict) -> None:
+        """Add what the student's control group saw to a child's `status`; kill leftovers."""
+        assert self._groups is not None
+        try:
+            used = self._groups.release()
+        except OSError as exc:  # the group is unreadable: the box cannot be trusted
+            status["dirty"] = [f"control group: {exc}"]
+            return
+        status["student_cpu"] = used["cpu"]
+        status["peak_bytes"] = used["peak_bytes"]
+        status["left_behind"] = used["left"]
+        if used["oom_kills"] and status.get("reason") is None:
+            status["reason"] = "memory"
 
     def remember(self, filename: str, calls: list[Call]) -> None:
         """Keep the longest call sequence seen for `filename` to replay for the next file."""
@@ -477,6 +576,9 @@ class Sandbox:
             self._end_child(self._child, 0.0)
         self._closed = True
         self._kill_zygote(graceful=2.0)
+        if self._groups is not None:
+            self._groups.close()
+            self._groups = None
 
     def __enter__(self) -> Sandbox:  # noqa: PYI034
         return self
@@ -487,3 +589,5 @@ class Sandbox:
     def __del__(self) -> None:
         if not getattr(self, "_closed", True):
             self._kill_zygote()
+            if getattr(self, "_groups", None) is not None:
+                self._groups.close()

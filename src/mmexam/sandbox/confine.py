@@ -51,6 +51,7 @@ def set_child_limits(config: dict) -> None:
             pass
 
     limit(resource.RLIMIT_CORE, 0)
+    limit(resource.RLIMIT_MSGQUEUE, 0)  # no POSIX message queue: they outlive the student
     limit(resource.RLIMIT_FSIZE, config["file_bytes"])
     cpu = math.ceil(config["cpu_seconds_total"])
     limit(resource.RLIMIT_CPU, cpu)

@@ -90,7 +90,17 @@ def isolation_status() -> tuple[str, str | None]:
     """("bwrap", None) where bubblewrap works here, else ("rlimits-only", the loud warning)."""
     reason = probe_bwrap()
     if reason is None:
-        return "bwrap", None
+        from mmexam.sandbox.cgroups import probe
+
+        _, no_cgroups = probe()
+        if no_cgroups is None:
+            return "bwrap", None
+        return "bwrap", (
+            f"WARNING: no control groups for the sandbox ({no_cgroups}): memory, processes "
+            "and CPU are limited per process (rlimits) only — a student's processes together "
+            "can use more, and CPU is not accounted per student. Run as root on a machine "
+            "with cgroup v2 (memory, pids, cpu) or v1 controllers."
+        )
     return "rlimits-only", (
         f"WARNING: student code runs WITHOUT a sandbox ({reason}): only rlimits apply — "
         "it can read and write your files and use the network. Install bubblewrap "

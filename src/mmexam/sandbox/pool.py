@@ -141,6 +141,8 @@ def map_in_workers(
                 "(apt install bubblewrap) or drop --require-sandbox"
             )
         warnings.warn(str(warning), SandboxWarning, stacklevel=2)
+    elif warning is not None:  # bubblewrap without control groups: rlimits only
+        warnings.warn(warning, SandboxWarning, stacklevel=2)
     todo = list(enumerate(items))
     if not todo:
         return

@@ -14,6 +14,7 @@ import signal
 import time
 from typing import TYPE_CHECKING, Any
 
+from mmexam.errors import SandboxError
 from mmexam.sandbox.calls import Call, CallOutcome, Encoder, Plan, Script, rebuild, same_call
 from mmexam.sandbox.channel import BadFrame, Closed, Timeout
 from mmexam.sandbox.wire import (
@@ -81,7 +82,7 @@ class StudentModule:
 
     # -- the child ---------------------------------------------------------------
 
-    def _load(self) -> str | None:
+    def _load(self, retry: bool = True) -> str | None:
         """Import the file in the child this module may use; the import error, or None."""
         # Starting (or restarting) the zygote is the sandbox's time, not the student's.
         started, restarts = time.monotonic(), self._sandbox.restarts
@@ -93,6 +94,8 @@ class StudentModule:
         self._child = child
         self._close_segment()
         self._segments.append((child, len(child.conn.out), None))
+        fresh = child.loads == 0  # no student code has run in this child yet
+        child.loads += 1
         reply, error = self._roundtrip(
             child, {"kind": LOAD, "filename": self.filename}, self._source, 1 << 20
         )
@@ -100,6 +103,15 @@ class StudentModule:
             return error + " at import"
         assert reply is not None
         meta, _ = reply
+        if meta.get("internal") is not None:
+            self._end(child)
+            if not fresh:  # this student's own code ran there first (filled its folder)
+                return "the file could not be written in the sandbox (its /tmp was full)"
+            # The box failed before any student code ran: the grader's failure, not a score.
+            if not retry:
+                raise SandboxError(f"the sandbox could not start a child: {meta['internal']}")
+            self._sandbox.restart()
+            return self._load(retry=False)
         if not isinstance(meta.get("ok"), bool):
             self._end(child)
             return "sent a reply the grader cannot read at import"

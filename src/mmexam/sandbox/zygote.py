@@ -42,6 +42,7 @@ from .confine import (
     vsize,
 )
 from .modules import load_modules
+from .wipe import wipe
 from .wire import (
     FINISH,
     HEADER,
@@ -157,10 +158,17 @@ class Zygote:
         workdir = os.path.join(
             self.config["tmp"], f"mmexam-submission-{os.getpid()}-{self.counter}"
         )
-        os.mkdir(workdir, 0o700)
         config = dict(self.config)
         config["memory_mb"] = int(meta.get("memory_mb", config["memory_mb"]))
-        pid = os.fork()
+        try:
+            # The sandbox's failure, never the student's: the grader restarts the zygote.
+            os.mkdir(workdir, 0o700)
+            pid = os.fork()
+        except OSError as exc:
+            os.close(sock_fd)
+            os.close(out_fd)
+            shutil.rmtree(workdir, ignore_errors=True)
+            return {"error": f"cannot start a child: {exc}"}
         if pid == 0:
             child_main(sock_fd, out_fd, set(), workdir, config, self.scripts, self.registry)
         os.close(sock_fd)
@@ -219,8 +227,13 @@ class Zygote:
             _kill_tree(pid)
             _, status, usage = os.wait4(pid, 0)
         self._sweep()
-        shutil.rmtree(child["workdir"], ignore_errors=True)
+        if self.config.get("wipe") and not self.live:
+            dirty = wipe(self.config["tmp"])
+        else:
+            shutil.rmtree(child["workdir"], ignore_errors=True)
+            dirty = []
         reply = {
+            "dirty": dirty[:20],
             "killed": killed,
             "cpu": usage.ru_utime + usage.ru_stime,
             "maxrss_kb": usage.ru_maxrss,
