@@ -327,3 +327,15 @@ def test_one_check_run_per_student_in_a_bounded_queue(harness):
     finally:
         queue.stop()
     assert ran == ["one", "other student", "three"]
+
+
+def test_before_the_start_the_paper_waits_and_writes_are_refused(harness):
+    harness.config.start = harness.clock.now + 600
+    client = harness.client()
+    assert harness.login(client, "s2024007").status_code == 303
+    page = client.get("/paper").text
+    assert "The exam starts at" in page and 'id="q-1.1"' not in page
+    token = re.search(r'name="csrf" value="([^"]+)"', page).group(1)
+    response = save(client, token, [{"key": "1.1", "value": "a"}])
+    assert response.status_code == 403 and "starts at" in response.json()["error"]
+    assert saved(harness, "s2024007") == {}

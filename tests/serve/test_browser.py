@@ -238,8 +238,8 @@ def test_two_students_take_the_exam_in_the_browser(browser, server, online_exam,
     expected = json.loads((EXAMPLES / "expected.json").read_text(encoding="utf-8"))
     results = {r.id: r for r in summary.results}
     assert sorted(results) == ["s2024001", "s2024002"]
-    for sid in results:
-        check_points(online_exam, results[sid], expected["students"][sid])
+    for sid, result in results.items():
+        check_points(online_exam, result, expected["students"][sid])
     db.close()
 
 

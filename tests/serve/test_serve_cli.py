@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import shutil
 import stat
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -13,6 +14,8 @@ from mmexam.cli import app
 from mmexam.grade.submissions import parse_answers
 from mmexam.serve.db import Database, database_url
 from mmexam.serve.security import verify_code
+
+EXAMPLES_ROSTER = Path(__file__).resolve().parents[2] / "examples" / "roster.csv"
 
 
 @pytest.fixture
@@ -72,7 +75,7 @@ def test_errors_are_one_line(tmp_path):
 def test_export_writes_what_grading_reads_and_lists_who_never_logged_in(build, tmp_path):
     from mmexam.serve.server import open_exam
 
-    exam, db = open_exam(build, None)
+    _exam, db = open_exam(build, None)
     db.record_login("s2024001", 1.0, "test")
     text = "Two lines,\nwith 'quotes', a colon: and # no comment\n"
     db.save(
@@ -135,3 +138,27 @@ def test_grade_reads_the_database(build, tmp_path):
     assert "s2024001" in grades
     points = sum(item.points for item in student.items if item.number in right)
     assert float(grades["s2024001"]["total (of 100)"]) == pytest.approx(points)
+
+
+def test_roster_extra_minutes_move_that_students_deadline(build, tmp_path):
+    from mmexam.serve.app import deadline_of
+    from mmexam.serve.server import prepare
+
+    roster = tmp_path / "roster.csv"
+    lines = EXAMPLES_ROSTER.read_text().splitlines()
+    rows = [lines[0] + ",extra_minutes"] + [
+        line + (",30" if line.startswith("s2024002") else ",") for line in lines[1:]
+    ]
+    roster.write_text("\n".join(rows) + "\n")
+    prepared = prepare(build, roster=roster, start="2030-01-01 09:00", minutes=60)
+    config = prepared.config
+    rows_by_id = {r["id"]: r for r in config.db.all_students()}
+    assert deadline_of(config, rows_by_id["s2024001"]) == config.start + 3600
+    assert deadline_of(config, rows_by_id["s2024002"]) == config.start + 90 * 60
+    assert prepared.staff_password  # none given: one is made and shown once
+    bad = tmp_path / "bad.csv"
+    bad.write_text(lines[0] + ",extra_minutes\n" + lines[1] + ",lots\n")
+    result = run(
+        "serve", "--database", str(tmp_path / "x.sqlite"), str(build), "--roster", str(bad)
+    )
+    assert result.exit_code == 1 and "extra_minutes 'lots'" in result.output

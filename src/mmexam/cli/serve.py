@@ -7,18 +7,19 @@ Thin: parse the options, call `mmexam.serve`, print what it returns.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from typer.core import TyperGroup
 
-from mmexam.cli.app import app
+from mmexam.cli.app import CourseOption, app
 
 
 class ServeGroup(TyperGroup):
     """`mmexam serve ARGS` means `mmexam serve run ARGS` unless ARGS starts with a subcommand."""
 
-    def parse_args(self, ctx: typer.Context, args: list[str]) -> list[str]:
+    # Typed loosely: the base class's Context lives in typer's private click copy.
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
         if not args or (args[0] not in self.commands and args[0] not in ("--help", "-h")):
             args = ["run", *args]
         return super().parse_args(ctx, args)
@@ -80,11 +81,13 @@ def run(
         bool,
         typer.Option("--demo", help="Issue new codes for everyone and print them (trying it out)."),
     ] = False,
+    course: CourseOption = None,
 ) -> None:
     """Serve the students' papers in the browser, autosaved, with the server's clock.
 
     Example: mmexam serve build --start "2026-12-10 14:00" --minutes 60
     """
+    from mmexam.course import resolve_course
     from mmexam.serve.server import prepare
     from mmexam.serve.server import run as serve_forever
 
@@ -98,6 +101,7 @@ def run(
         staff_password=staff_password,
         check_workers=check_workers,
         demo=demo,
+        course=resolve_course(course),
     )
     url = f"http://{host}:{port}/"
     config = prepared.config
@@ -137,15 +141,17 @@ def codes(
     url: Annotated[
         str, typer.Option("--url", help="Where students log in, printed on the slips.")
     ] = "http://127.0.0.1:8000/",
+    course: CourseOption = None,
 ) -> None:
     """Issue access codes: codes.csv and printable slips (codes.pdf); only hashes are stored.
 
     Example: mmexam serve codes build --url https://exam.example.edu/
     """
+    from mmexam.course import resolve_course
     from mmexam.serve.codes import issue_codes, write_codes
     from mmexam.serve.server import open_exam
 
-    exam, db = open_exam(build, database)
+    exam, db = open_exam(build, database, course=resolve_course(course))
     result = issue_codes(db, exam, only=student, regenerate=regenerate or bool(student))
     blueprint = exam.bank.blueprint
     write_codes(result, out or build, blueprint.title, blueprint.course, url)
@@ -169,15 +175,17 @@ def export(
         str | None,
         typer.Option("--at", help="The answers as they were at this time (the revision log)."),
     ] = None,
+    course: CourseOption = None,
 ) -> None:
     """Write each student's last saved answers as answers.yaml + code files for grading.
 
     Example: mmexam serve export build --out submissions/
     """
+    from mmexam.course import resolve_course
     from mmexam.serve.export import export_submissions
     from mmexam.serve.server import open_exam, parse_start
 
-    exam, db = open_exam(build, database)
+    exam, db = open_exam(build, database, course=resolve_course(course))
     result = export_submissions(db, exam, out, parse_start(at) if at else None)
     typer.echo(f"exported {len(result.written)} submissions to {out}")
     if result.never_logged_in:

@@ -98,7 +98,13 @@ def create_app(config: ServeConfig) -> Starlette:
     db, exam = config.db, config.exam
     signer = Signer(db.set_meta("secret", _new_secret(), only_if_missing=True))
     auth = WebAuth(signer)
-    checks = CheckQueue(db, config.check_workers, runner=config.check_runner, clock=config.clock)
+    checks = CheckQueue(
+        db,
+        config.check_workers,
+        runner=config.check_runner,
+        clock=config.clock,
+        graders=exam.graders,
+    )
 
     # ------------------------------------------------------------ helpers
 
@@ -269,7 +275,7 @@ def create_app(config: ServeConfig) -> Starlette:
         code_at: dict[str, str] = {}
         for item in exam.students[sid].items:
             if item.kind == "code":
-                code_at.setdefault(_task_of(exam, item), item.number)
+                code_at.setdefault(str(exam.body(item).task), item.number)
         last_runs = {}
         for task in exam.tasks(sid):
             run = db.last_check_run(sid, task)
@@ -594,12 +600,6 @@ async def _every(seconds: float, job: Callable[[], int], config: ServeConfig) ->
             with contextlib.suppress(Exception):
                 await run_in_threadpool(job)
         await asyncio.sleep(seconds)
-
-
-def _task_of(exam: OnlineExam, item: Any) -> str:
-    question = exam.bank.questions[item.question]
-    body = question.parts[item.subpart] if item.subpart is not None else question
-    return str(body.task)
 
 
 def _run_view(run: dict[str, Any]) -> dict[str, Any]:

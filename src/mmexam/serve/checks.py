@@ -6,8 +6,8 @@ sandbox, so the messages are the same. Runs wait in one bounded queue per
 server process and are taken by a fixed pool of worker threads, each feeding its
 own worker process and sandbox (a zygote that imported torch once), so the
 checks never hold the server's GIL; a student has at most one run
-queued or running at a time, and a full queue refuses new runs instead of
-growing. Every run is recorded in the database (queued, running, done or
+queued or running at a time (in any server process sharing the database), and
+a full queue refuses new runs instead of growing. Every run is recorded in the database (queued, running, done or
 failed, with the `TaskResult`), so any server process can show its result.
 """
 
@@ -24,11 +24,14 @@ from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from mmexam.serve.db import Database
 
 MAX_QUEUED = 200
+STALE_RUN = 600.0
+"""A run still "queued" or "running" after this many seconds was lost (its server died)."""
 
 
 @dataclass(frozen=True)
@@ -53,10 +56,12 @@ class CheckQueue:
         *,
         runner: Callable[[Any, str, str], Any] | None = None,
         clock: Callable[[], float] = time.time,
+        graders: Path | None = None,
     ) -> None:
         self.db = db
         self.workers = max(1, workers)
         self.clock = clock
+        self.graders = graders
         self._runner = runner
         self._pool: ProcessPoolExecutor | None = None
         self._queue: queue.Queue[Job | None] = queue.Queue(maxsize=MAX_QUEUED)
@@ -89,7 +94,7 @@ class CheckQueue:
     def submit(self, student: str, task: str, source: str) -> int:
         """Queue a run; its id. `Busy` if the student has one already or the queue is full."""
         with self._lock:
-            if student in self._busy:
+            if student in self._busy or self.db.active_check_run(student, self.clock() - STALE_RUN):
                 raise Busy("a check run of yours is already queued or running — wait for it")
             if self._queue.full():
                 raise Busy("the check queue is full — try again in a minute")
@@ -106,11 +111,14 @@ class CheckQueue:
             try:
                 self.db.update_check_run(job.run_id, "running")
                 if self._pool is not None:
-                    done = self._pool.submit(_check_in_worker, job.task, job.source).result()
+                    done = self._pool.submit(
+                        _check_in_worker, job.task, job.source, self.graders
+                    ).result()
                     result_json, warning = done
                     if warning and warning not in self.warnings:
                         self.warnings.append(warning)
                 else:
+                    assert self._runner is not None
                     result_json = self._runner(None, job.task, job.source).model_dump_json()
                 self.db.update_check_run(job.run_id, "done", result_json, self.clock())
             except Exception as error:  # noqa: BLE001 — the grader failed, not the student
@@ -149,20 +157,22 @@ def _init_worker() -> None:
         os.nice(10)
 
 
-def _check_in_worker(task: str, source: str) -> tuple[str, str | None]:
+def _check_in_worker(task: str, source: str, graders: Path | None) -> tuple[str, str | None]:
     global _sandbox, _warning
     from mmexam.checks import run_checks
 
     if _sandbox is None:
-        from mmexam.paths import trusted_modules
+        from mmexam.paths import GRADERS, trusted_modules
         from mmexam.sandbox import Sandbox
 
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            _sandbox = Sandbox(modules=trusted_modules())
+            _sandbox = Sandbox(modules=trusted_modules(graders or GRADERS))
         _warning = str(caught[0].message) if caught else None
     try:
-        result = run_checks(task, source, hidden=False, sandbox=_sandbox, filename=f"{task}.py")
+        result = run_checks(
+            task, source, hidden=False, sandbox=_sandbox, filename=f"{task}.py", graders=graders
+        )
     except Exception:
         _sandbox.close()
         _sandbox = None

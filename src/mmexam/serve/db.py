@@ -444,7 +444,24 @@ class Database:
                     student_id=sid, task=task, status="queued", created_at=now
                 )
             )
-            return int(result.inserted_primary_key[0])
+            key = result.inserted_primary_key
+            assert key is not None
+            return int(key[0])
+
+    def active_check_run(self, sid: str, since: float) -> bool:
+        """Whether the student has a run queued or running (started after `since`), in
+        any server process sharing this database."""
+        with self.read() as conn:
+            found = conn.execute(
+                sa.select(check_runs.c.id)
+                .where(
+                    check_runs.c.student_id == sid,
+                    check_runs.c.status.in_(("queued", "running")),
+                    check_runs.c.created_at >= since,
+                )
+                .limit(1)
+            ).first()
+            return found is not None
 
     def update_check_run(
         self, run_id: int, status: str, result: str | None = None, now: float | None = None

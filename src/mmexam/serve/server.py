@@ -13,6 +13,7 @@ duration from the blueprint).
 from __future__ import annotations
 
 import csv
+import io
 import os
 import secrets
 import time
@@ -20,6 +21,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
+from mmexam.course import SAMPLE, Course
 from mmexam.serve.app import ServeConfig
 from mmexam.serve.codes import IssuedCode, issue_codes
 from mmexam.serve.db import Database, database_url
@@ -30,9 +32,12 @@ DATABASE_FILE = "serve.sqlite"
 STAFF_ENV = "MMEXAM_STAFF_PASSWORD"
 
 
-def open_exam(build: Path, database: str | None, bank: Path | None = None):
+def open_exam(
+    build: Path, database: str | None, bank: Path | None = None, course: Course | None = None
+) -> tuple[OnlineExam, Database]:
     """The exam of a build folder and its database (SQLite in the build folder by default)."""
-    exam = OnlineExam(build, bank)
+    course = course or SAMPLE
+    exam = OnlineExam(build, bank, graders=course.graders, default_bank=course.bank)
     db = Database(database_url(database, build / DATABASE_FILE))
     db.ensure_students([(s.id, s.name) for s in exam.manifest.students])
     return exam, db
@@ -51,34 +56,40 @@ def parse_start(text: str) -> float:
 
 
 def roster_minutes(path: Path, known: set[str]) -> dict[str, float]:
-    """The roster's `extra_minutes` column (accommodations), by student id."""
-    from mmexam.build.roster import read_roster
+    """The roster's `extra_minutes` column (accommodations), by student id.
 
-    read_roster(path)  # the same checks as the build: ids, names, columns
-    with path.open(encoding="utf-8-sig", newline="") as handle:
-        reader = csv.DictReader(handle)
-        header = {h.strip().lower(): h for h in reader.fieldnames or []}
-        column = header.get("extra_minutes")
-        if column is None:
-            return {}
-        minutes = {}
-        for line, row in enumerate(reader, start=2):
-            sid = (row.get(header["id"]) or "").strip()
-            raw = (row.get(column) or "").strip()
-            if not sid or not raw:
-                continue
-            try:
-                value = float(raw)
-            except ValueError:
-                value = -1.0
-            if not 0 <= value <= 24 * 60:
-                raise ServeError(
-                    f"{path}:{line}: extra_minutes {raw!r} for {sid} is not a number of "
-                    "minutes between 0 and 1440"
-                )
-            if sid in known:
-                minutes[sid] = value
-        return minutes
+    The roster is read as the build reads it (`mmexam.roster`, any layout it knows);
+    a student's extra time is the extra_minutes cell of their row."""
+    from mmexam.roster import load_roster
+
+    roster = load_roster(path)
+    by_line = {entry.line: entry.id for entry in roster.entries}
+    text = path.read_bytes().decode("utf-8-sig", errors="replace")
+    reader = csv.reader(io.StringIO(text))
+    header = [h.strip().lower() for h in next(reader, [])]
+    if "extra_minutes" not in header:
+        return {}
+    column = header.index("extra_minutes")
+    minutes: dict[str, float] = {}
+    line = 2
+    for row in reader:
+        start, line = line, reader.line_num + 1
+        sid = by_line.get(start)
+        raw = row[column].strip() if sid is not None and column < len(row) else ""
+        if not raw:
+            continue
+        try:
+            value = float(raw)
+        except ValueError:
+            value = -1.0
+        if not 0 <= value <= 24 * 60:
+            raise ServeError(
+                f"{path}:{start}: extra_minutes {raw!r} for {sid} is not a number of "
+                "minutes between 0 and 1440"
+            )
+        if sid in known:
+            minutes[str(sid)] = value
+    return minutes
 
 
 @dataclass
@@ -102,9 +113,10 @@ def prepare(
     staff_password: str | None = None,
     check_workers: int = 2,
     demo: bool = False,
+    course: Course | None = None,
 ) -> Prepared:
     """Everything `mmexam serve` needs before it listens."""
-    exam, db = open_exam(build, database, bank)
+    exam, db = open_exam(build, database, bank, course)
     exam.check_all()  # a paper that no longer matches variants.json stops us here
     now = time.time()
     if start is not None:
