@@ -56,7 +56,9 @@ def test_grade_prints_a_summary_and_writes_outputs(classroom):
     assert "pending review" in output
     with (tmp_path / "grades" / "grades.csv").open(newline="") as handle:
         rows = list(csv.DictReader(handle))
-    assert [r["id"] for r in rows] == ["a1", "a2", "a3"]
+    assert [r["id"] for r in rows] == ["a1", "a2", "a3", "a4"]  # a4 submitted nothing
+    assert [r["status"] for r in rows][3] == "no submission" and rows[3]["mcq"] == ""
+    assert "no submission: a4" in output
     assert (tmp_path / "grades" / "report.html").is_file()
     again, output = invoke("grade", "run", subs, *common(tmp_path, exam))
     assert again.exit_code == 0 and "graded 0, reused 3" in output
@@ -126,4 +128,4 @@ def test_shards_then_merge(classroom):
     )
     assert result.exit_code == 0, output
     with (tmp_path / "all" / "grades.csv").open(newline="") as handle:
-        assert [r["id"] for r in csv.DictReader(handle)] == ["a1", "a2", "a3"]
+        assert [r["id"] for r in csv.DictReader(handle)] == ["a1", "a2", "a3", "a4"]

@@ -189,14 +189,19 @@ def test_problems_are_recorded_and_never_stop_the_run(graded):
     assert not (root / "escaped.py").exists() and not (root.parent / "escaped.py").exists()
     with (root / "grades" / "grades.csv").open(newline="") as handle:
         rows = {row["id"]: row for row in csv.DictReader(handle)}
-    assert [rows[s]["status"] for s in ("s1", "s3", "s4", "s5", "s6", "zz")] == [
+    assert [rows[s]["status"] for s in ("s1", "s3", "s4", "s5", "s6", "s8")] == [
         "ok",
         "problems",
         "problems",
         "problems",
         "problems",
-        "problems",
+        "no submission",  # on the roster, sent nothing: a status, not a row of zeros
     ]
+    assert "zz" not in rows  # off the roster: listed apart
+    with (root / "grades" / "off-roster.csv").open(newline="") as handle:
+        apart = list(csv.DictReader(handle))
+    assert [(r["id"], r["status"], r["total (of 34)"]) for r in apart] == [("zz", "no paper", "")]
+    assert "not in variants.json" in apart[0]["problem"]
     report = (root / "grades" / "report.html").read_text()
     for sid in ("s3", "s4", "s5", "s6", "zz"):
         assert f"<strong>{sid}</strong>" in report

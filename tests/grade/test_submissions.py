@@ -4,11 +4,11 @@ import os
 import stat
 import zipfile
 
+from mmexam.grade.intake import discover
 from mmexam.grade.submissions import (
     MAX_FILE_BYTES,
     Entry,
     decode_text,
-    discover,
     parse_answers,
     read_submission,
 )

@@ -41,25 +41,34 @@ def run_checks(
     sandbox: Sandbox | None = None,
     fixtures: Path | None = None,
     filename: str | None = None,
+    graders: Path | None = None,
 ) -> TaskResult:
     """Grade one student file for `task` in the sandbox and return every check's result.
 
     `hidden=False` runs only the public checks. `fixtures` replays exported
     public checks instead of planning from graders/ (then `hidden` must be
-    False). Without `sandbox`, one is opened for this call and closed after.
+    False). `graders`: the course's graders/ folder (default: the shipped
+    sample's). Without `sandbox`, one is opened for this call and closed after.
     """
+    from mmexam.paths import GRADERS
+
+    graders = graders or GRADERS
     if fixtures is not None and hidden:
         raise GradeError(
             f"{fixtures}: practice fixtures hold only the public checks — run without --hidden"
         )
-    selected = [p for p in plans(task, fixtures=fixtures) if hidden or p.visibility == "public"]
+    selected = [
+        p
+        for p in plans(task, fixtures=fixtures, graders=graders)
+        if hidden or p.visibility == "public"
+    ]
     filename = filename or f"{task}.py"
     own = sandbox is None
     if sandbox is None:
         from mmexam.paths import trusted_modules
         from mmexam.sandbox import Sandbox
 
-        sandbox = Sandbox(modules=trusted_modules())
+        sandbox = Sandbox(modules=trusted_modules(graders))
     try:
         module = sandbox.open(source, filename)
         load_error = module.load_error

@@ -12,11 +12,12 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 from typer.core import TyperGroup
 
-from mmexam.cli.app import app
+from mmexam.cli.app import CourseOption, app
 
 
 class GradeGroup(TyperGroup):
@@ -46,13 +47,34 @@ ManualOption = Annotated[
 def run(
     submissions: Annotated[
         Path | None,
-        typer.Argument(help="Folder with one folder or .zip per student, named by id."),
+        typer.Argument(
+            help="Folder with one folder or .zip per student, named by id; or an LMS's "
+            "download as it comes (Canvas submissions.zip, Moodle's zip, Gradescope's export)."
+        ),
     ] = None,
     variants: Annotated[
         Path, typer.Option("--variants", help="The variants.json written by `mmexam build`.")
     ] = Path("build/variants.json"),
     bank: Annotated[
-        Path | None, typer.Option("--bank", help="Bank folder (default: the shipped bank).")
+        Path | None,
+        typer.Option(
+            "--bank",
+            help="Bank folder (default: the one variants.json records, else the course's).",
+        ),
+    ] = None,
+    roster: Annotated[
+        Path | None,
+        typer.Option(
+            "--roster",
+            help="Roster CSV: mmexam's id,name or an LMS export (Canvas, Moodle, Blackboard, "
+            "Gradescope); grades.csv gets a row for every student on it.",
+        ),
+    ] = None,
+    id_column: Annotated[
+        str | None, typer.Option("--id-column", help="The roster column with the student ids.")
+    ] = None,
+    name_column: Annotated[
+        str | None, typer.Option("--name-column", help="The roster column with the names.")
     ] = None,
     out: OutOption = Path("grades"),
     manual: ManualOption = Path("manual"),
@@ -85,15 +107,18 @@ def run(
             "to SUBMISSIONS (default: OUT/online-submissions).",
         ),
     ] = None,
+    course: CourseOption = None,
 ) -> None:
     """Grade a folder of submissions into grades/ and manual/ review sheets.
 
     Example: mmexam grade examples/submissions
     """
+    from mmexam.course import resolve_course
     from mmexam.errors import GradeError
     from mmexam.grade.engine import GradeOptions, grade_submissions
     from mmexam.grade.inputs import parse_shard
 
+    found = resolve_course(course)
     if database is not None:
         from mmexam.serve.export import export_database
 
@@ -119,6 +144,11 @@ def run(
         shard=parse_shard(shard) if shard else None,
         only=only,
         require_sandbox=require_sandbox,
+        roster=roster,
+        id_column=id_column,
+        name_column=name_column,
+        graders=found.graders,
+        course_bank=found.bank,
     )
     console = Console(stderr=True)
     with _progress(console) as tell:
@@ -225,8 +255,21 @@ def show_summary(console: Console, summary, shard: tuple[int, int] | None) -> No
         f"{pending} answer(s) pending review (points not counted yet: fill "
         f"manual/*.csv and run again); {problems} submission(s) with problems"
     )
+    intake = summary.intake
+    if intake:
+        console.print(f"intake: {len(intake)} decision(s) on how submissions were read:")
+        for line in intake:
+            console.print(f"  {line}", highlight=False, markup=False)
+    if info.off_roster:
+        console.print(
+            f"[yellow]off the roster:[/] {', '.join(info.off_roster)} (not in grades.csv; "
+            "see off-roster.csv)",
+            highlight=False,
+        )
+    if info.absent:
+        console.print(f"no submission: {', '.join(info.absent)}", highlight=False)
     for note in summary.notes:
-        console.print(f"[yellow]note:[/] {note}", highlight=False)
+        console.print(f"[yellow]note:[/] {escape(note)}", highlight=False)
     if shard is not None:
         console.print(
             f"shard {shard[0]}/{shard[1]} done: join the shards with "
@@ -235,3 +278,81 @@ def show_summary(console: Console, summary, shard: tuple[int, int] | None) -> No
         return
     for label, path in summary.outputs.items():
         console.print(f"{label}: {path}", highlight=False)
+
+
+EXPORT_TARGETS = ("canvas", "moodle", "blackboard", "gradescope", "gradescope-autograder")
+
+
+@grade.command("export")
+def export(
+    to: Annotated[
+        str,
+        typer.Option(
+            "--to", help="canvas, moodle, blackboard, gradescope, or gradescope-autograder."
+        ),
+    ],
+    grades_dir: Annotated[
+        Path, typer.Argument(help="The --out folder of `mmexam grade` (grades.csv, run.json).")
+    ] = Path("grades"),
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", help="File to write (default: GRADES_DIR/<to>.csv or .zip)."),
+    ] = None,
+    assignment: Annotated[
+        str | None,
+        typer.Option("--assignment", help="The LMS column's name (default: the exam's title)."),
+    ] = None,
+    variants: Annotated[
+        Path,
+        typer.Option("--variants", help="variants.json, for the autograder's code tasks."),
+    ] = Path("build/variants.json"),
+    course: CourseOption = None,
+) -> None:
+    """Write grades.csv in an LMS's gradebook import format, or a Gradescope autograder bundle.
+
+    Example: mmexam grade export --to canvas grades/
+    """
+    from mmexam.errors import GradeError
+
+    if to not in EXPORT_TARGETS:
+        raise GradeError(f"--to {to}: choose one of {', '.join(EXPORT_TARGETS)}")
+    if to == "gradescope-autograder":
+        _export_autograder(out or grades_dir / "autograder.zip", variants, course)
+        return
+    from mmexam.grade.exports import export_grades
+    from mmexam.grade.outputs import write_if_changed
+
+    result, text = export_grades(grades_dir, to, out, assignment)
+    write_if_changed(result.path, text)
+    typer.echo(f"wrote {result.path}: {result.rows} student(s) for {to}")
+    for note in result.notes:
+        typer.echo(f"note: {note}", err=True)
+
+
+def _export_autograder(out: Path, variants: Path, course: Path | None) -> None:
+    from mmexam.bank import load_bank
+    from mmexam.checks.tasks import list_tasks
+    from mmexam.course import resolve_course
+    from mmexam.grade.autograder import write_bundle
+
+    found = resolve_course(course)
+    bank = load_bank(found.bank, graders=found.graders, math=False)
+    if variants.is_file():
+        from mmexam.grade.inputs import load_manifest
+
+        manifest, _ = load_manifest(variants)
+        tasks = sorted(
+            {
+                (q.parts[i.subpart] if i.subpart is not None else q).task
+                for s in manifest.students
+                for i in s.items
+                if i.kind == "code" and (q := bank.questions.get(i.question)) is not None
+            }
+        )
+    else:
+        tasks = list_tasks(found.graders)
+    result = write_bundle(out, tasks, found.graders, bank.blueprint.title)
+    typer.echo(
+        f"wrote {result.path}: a Gradescope autograder for {', '.join(result.tasks)} "
+        f"({result.points:g} points of checks; set the assignment's total to it)"
+    )

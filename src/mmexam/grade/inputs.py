@@ -67,12 +67,13 @@ def load_manifest(path: Path) -> tuple[Manifest, str]:
     return manifest, hashlib.sha256(raw).hexdigest()
 
 
-def task_digest(task: str) -> str:
-    """sha256 of a code task's grader files (reference, checks): results are redone when they change."""
+def task_digest(task: str, graders: Path | None = None) -> str:
+    """sha256 of a code task's grader files (reference, checks): results are redone when they
+    change. `graders`: the course's graders/ folder (default: the shipped sample's)."""
     from mmexam.paths import GRADERS
 
     h = hashlib.sha256(task.encode())
-    folder = GRADERS / task
+    folder = (graders or GRADERS) / task
     if folder.is_dir():
         for path in sorted(folder.rglob("*.py")):
             if "__pycache__" in path.parts:
@@ -90,14 +91,44 @@ class StudentPaper:
     items: list[tuple[Item, object, str | None]]
 
 
+def bank_folder(
+    manifest: Manifest, given: Path | None, course_bank: Path
+) -> tuple[Path, str | None]:
+    """The bank to grade against: --bank, else the one variants.json records (the bank the
+    exam was built from), else the course's; with a note when the recorded one is gone."""
+    if given is not None:
+        return given, None
+    recorded = Path(manifest.bank)
+    if (recorded / "exam.yaml").is_file():
+        return recorded, None
+    return course_bank, (
+        f"variants.json records the bank {manifest.bank}, which is not there; graded with "
+        f"{course_bank} — pass --bank to choose"
+    )
+
+
 class ExamInputs:
     """The bank and the manifest together, checked to agree."""
 
-    def __init__(self, bank, manifest: Manifest, manifest_sha: str):
+    def __init__(
+        self,
+        bank,
+        manifest: Manifest,
+        manifest_sha: str,
+        *,
+        bank_path: Path | None = None,
+        graders: Path | None = None,
+    ):
         self.bank = bank
         self.manifest = manifest
         self.manifest_sha = manifest_sha
+        self.bank_path = bank_path
+        self.graders = graders
         self.students = {s.id: s for s in manifest.students}
+        self.versions = {
+            s.variant: s for s in manifest.students if s.id == s.variant and s.name is None
+        }
+        """Anonymous versions (`mmexam build --variants N`), by letter."""
         self.warnings: list[str] = []
         self._papers: dict[str, StudentPaper] = {}
         self._digests: dict[str, str] = {}
@@ -114,18 +145,20 @@ class ExamInputs:
                     problems.append(problem)
             if len(problems) >= 5:
                 break
+        used = self.bank_path if self.bank_path is not None else "the bank"
         if problems:
             raise GradeError(
-                f"variants.json does not match the bank: {problems[0]}"
+                f"variants.json does not match {used}: {problems[0]}"
                 + (f" (and {len(problems) - 1} more)" if len(problems) > 1 else "")
-                + " — grade with the bank the exam was built from, or rebuild"
+                + f" — grade with the bank the exam was built from ({self.manifest.bank}, "
+                "recorded in variants.json; --bank to choose another), or rebuild"
             )
         for qid, old in sorted(self.manifest.question_hashes.items()):
             q = questions.get(qid)
             if q is not None and self.digest(qid) != old:
                 self.warnings.append(
-                    f"question '{qid}' changed since the exam was built; "
-                    "its items were graded with the current bank"
+                    f"question '{qid}' in {used} changed since the exam was built (its content "
+                    "hash differs from variants.json); its items were graded with the current bank"
                 )
 
     def digest(self, qid: str) -> str:
@@ -137,7 +170,7 @@ class ExamInputs:
 
     def task_digest(self, task: str) -> str:
         if task not in self._tasks:
-            self._tasks[task] = task_digest(task)
+            self._tasks[task] = task_digest(task, self.graders)
         return self._tasks[task]
 
     def paper(self, student: Student) -> StudentPaper:

@@ -47,11 +47,50 @@ class Work:
     answers: Answers | None = None
     code_files: dict[str, tuple[str, str]] = field(default_factory=dict)  # task -> (source, name)
     answers_name: str = ANSWERS
+    name: str | None = None  # from the roster (a version's paper has none)
 
     @property
     def partial(self) -> bool:
         """Whether only some items are regraded (--only) over a cached result."""
         return self.cached is not None and self.select is not select_all
+
+
+def find_paper(exam: ExamInputs, entry: Entry, sub: Submission) -> Student | None:
+    """The paper this submission was written on: the student's own, else (anonymous versions)
+    the version its answers name (`variant: B`). A missing or unknown version is one problem
+    line on the submission, and no paper."""
+    own = exam.students.get(entry.id)
+    name = answers_file(sub)
+    text = decode_text(sub, name) if name is not None else None
+    named = parse_answers(text, name).variant if text is not None and name else None
+    if own is not None:
+        if named is not None and not exam.versions and named.value != own.variant:
+            sub.problem(
+                f"{name}:{named.line}",
+                f"names the version {named.value!r}, but your paper is {own.variant}; "
+                f"graded as your own paper {own.variant}",
+            )
+        return own
+    if not exam.versions:
+        return None
+    letters = ", ".join(sorted(exam.versions))
+    if named is None:
+        sub.problem(
+            name or ANSWERS,
+            f"no 'variant:' line — this exam was handed out as versions {letters}: add "
+            "'variant: B' (the letter in your paper's footer) to answers.yaml",
+        )
+        return None
+    paper = exam.versions.get(named.value) or exam.versions.get(named.value.upper())
+    if paper is None:
+        sub.problem(
+            f"{name}:{named.line}",
+            f"variant {named.value!r} is not a version of this exam ({letters}) — write the "
+            "letter in your paper's footer",
+        )
+        return None
+    sub.note("version", f"{name}:{named.line}", f"graded as version {paper.variant}")
+    return paper
 
 
 def prepare(exam: ExamInputs, work: Work) -> None:
@@ -83,7 +122,7 @@ def assemble(
     sub = work.submission
     student = work.student
     if student is None:
-        return _unknown_student(work)
+        return _unknown_student(exam, work)
     answers = work.answers or Answers()
     items, problems = _score_items(exam, work, student, answers, code)
     extra = list(sub.problems) + list(answers.problems)
@@ -106,28 +145,38 @@ def assemble(
             )
     return StudentResult(
         id=sub.id,
-        name=student.name,
+        name=work.name or student.name,
         variant=student.variant,
         source=sub.kind,
         items=items,
         problems=_dedupe(extra + problems),
+        intake=list(sub.intake),
         fingerprint=_fingerprint(exam, work, student),
         retry=retry,
     )
 
 
-def _unknown_student(work: Work) -> StudentResult:
+def _unknown_student(exam: ExamInputs, work: Work) -> StudentResult:
+    """A submission with no paper: off the roster, or an anonymous version not named."""
     sub = work.submission
     problems = list(sub.problems)
-    problems.append(
-        SubmissionProblem(
-            where=work.entry.path.name,
-            message=f"student '{sub.id}' is not in variants.json — the folder (or zip) must be "
-            "named by a student id from the roster",
+    entry = work.entry
+    if sub.id not in exam.students and not exam.versions:
+        hint = f" — did you mean {entry.suggestion}?" if entry.suggestion else ""
+        problems.append(
+            SubmissionProblem(
+                where=entry.where,
+                message=f"student '{sub.id}' is not in variants.json or on the roster{hint} "
+                "(rename the folder or zip to the student's id and grade again)",
+            )
         )
-    )
     return StudentResult(
-        id=sub.id, source=sub.kind, problems=problems, fingerprint=work.fingerprint
+        id=sub.id,
+        name=work.name or entry.name_hint,
+        source=sub.kind,
+        problems=_dedupe(problems),
+        intake=list(sub.intake),
+        fingerprint=work.fingerprint,
     )
 
 

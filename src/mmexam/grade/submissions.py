@@ -12,15 +12,18 @@ Nothing here raises for a bad submission: each problem becomes a
 from __future__ import annotations
 
 import hashlib
+import io
 import os
+import re
 import stat
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
+from typing import IO
 
 import yaml
 
-from mmexam.grade.results import SAFE_ID, SubmissionProblem
+from mmexam.grade.results import IntakeKind, IntakeNote, SubmissionProblem
 
 ANSWERS = "answers.yaml"
 MAX_FILE_BYTES = 1 << 20
@@ -39,11 +42,27 @@ AnswerValue = str | list[str] | None
 
 @dataclass(frozen=True)
 class Entry:
-    """One student's submission in the submissions folder."""
+    """One student's submission in the submissions folder (or an LMS's download).
+
+    kind: "folder" or "zip" (one per student, named by id), or "members": the
+    files `members` lists, (name in `path` -> name in the submission), where
+    `path` is an LMS's bulk zip or a folder of its flat files.
+    """
 
     id: str
     path: Path
-    kind: str  # "folder" or "zip"
+    kind: str
+    members: tuple[tuple[str, str], ...] = ()
+    label: str = ""  # the name the submission came under, for messages
+    lms: str | None = None  # "canvas", "moodle", "gradescope"
+    lms_id: str | None = None  # the LMS's own id of the student
+    name_hint: str | None = None  # the student's name as the LMS wrote it
+    notes: tuple[IntakeNote, ...] = ()
+    suggestion: str | None = None  # the nearest roster id, when none matched
+
+    @property
+    def where(self) -> str:
+        return self.label or self.path.name
 
 
 @dataclass
@@ -54,9 +73,16 @@ class Submission:
     kind: str
     files: dict[str, bytes] = field(default_factory=dict)
     problems: list[SubmissionProblem] = field(default_factory=list)
+    intake: list[IntakeNote] = field(default_factory=list)
 
     def problem(self, where: str, message: str, number: str | None = None) -> None:
         self.problems.append(SubmissionProblem(where=where, message=message, number=number))
+
+    def note(self, kind: IntakeKind, where: str, message: str) -> None:
+        """Record a decision intake took (a renamed file accepted, ...), once."""
+        note = IntakeNote(kind=kind, where=where, message=message)
+        if note not in self.intake:
+            self.intake.append(note)
 
     def digest(self) -> str:
         """sha256 over the file names and contents: changes when anything submitted changes."""
@@ -67,6 +93,8 @@ class Submission:
             h.update(data)
         for problem in self.problems:
             h.update(problem.line().encode())
+        for note in self.intake:
+            h.update(note.line().encode())
         return h.hexdigest()
 
 
@@ -80,47 +108,11 @@ class Answer:
 
 @dataclass
 class Answers:
-    """answers.yaml, parsed: answers by normalised printed number."""
+    """answers.yaml, parsed: answers by normalised printed number, and the version named."""
 
     by_number: dict[str, Answer] = field(default_factory=dict)
     problems: list[SubmissionProblem] = field(default_factory=list)
-
-
-# ---------------------------------------------------------------- discovery
-
-
-def discover(root: Path) -> tuple[list[Entry], list[str]]:
-    """List the submissions under `root`, sorted by id, and notes on what was skipped."""
-    entries: dict[str, Entry] = {}
-    notes: list[str] = []
-    for path in sorted(root.iterdir(), key=lambda p: p.name):
-        name = path.name
-        if name.startswith((".", "__")):
-            continue
-        info = path.lstat()
-        if stat.S_ISLNK(info.st_mode):
-            notes.append(f"{path}: a symbolic link, skipped — copy the submission in instead")
-            continue
-        if stat.S_ISDIR(info.st_mode):
-            sid, kind = name, "folder"
-        elif stat.S_ISREG(info.st_mode) and name.lower().endswith(".zip"):
-            sid, kind = name[: -len(".zip")], "zip"
-        else:
-            notes.append(f"{path}: not a folder or .zip, skipped")
-            continue
-        if not SAFE_ID.match(sid):
-            notes.append(
-                f"{path}: {sid!r} is not a usable student id (letters, digits, . _ @ + -), skipped"
-            )
-            continue
-        if sid in entries:
-            kept = entries[sid]
-            if kept.kind == "folder":
-                notes.append(f"{path}: {sid} also has a folder; graded the folder")
-                continue
-            notes.append(f"{kept.path}: {sid} also has a folder; graded the folder")
-        entries[sid] = Entry(sid, path, kind)
-    return sorted(entries.values(), key=lambda e: e.id), notes
+    variant: Answer | None = None  # `variant: B` (or `version: B`) on an anonymous paper
 
 
 # ---------------------------------------------------------------- reading
@@ -128,13 +120,67 @@ def discover(root: Path) -> tuple[list[Entry], list[str]]:
 
 def read_submission(entry: Entry) -> Submission:
     """Read every usable file of a submission into memory."""
-    sub = Submission(entry.id, entry.kind)
+    sub = Submission(entry.id, "zip" if entry.kind == "zip" else "folder")
+    sub.intake.extend(entry.notes)
     if entry.kind == "zip":
-        _read_zip(entry.path, sub)
+        _read_zip(entry.path, entry.path.name, sub)
+    elif entry.kind == "members":
+        _read_members(entry, sub)
     else:
         _read_folder(entry.path, sub)
     _strip_common_folder(sub)
     return sub
+
+
+def _read_members(entry: Entry, sub: Submission) -> None:
+    """The files an LMS's download holds for one student; a zip the student uploaded is
+    read as their submission (one level, with the same caps)."""
+    total = [0]
+    archive = None
+    try:
+        if entry.path.is_file():
+            archive = zipfile.ZipFile(entry.path)
+        for member, name in entry.members:
+            where = f"{entry.path.name}: {member}"
+            limit = MAX_TOTAL_BYTES if name.lower().endswith(".zip") else MAX_FILE_BYTES
+            data = _member_bytes(archive, entry.path, member, sub, where, limit)
+            if data is None:
+                continue
+            if name.lower().endswith(".zip"):
+                _read_zip(io.BytesIO(data), name, sub, total)
+            elif not _accept(sub, name, data, total):
+                return
+    except (zipfile.BadZipFile, OSError, ValueError) as error:
+        sub.problem(entry.path.name, f"not a readable zip file ({error}); download it again")
+    finally:
+        if archive is not None:
+            archive.close()
+
+
+def _member_bytes(
+    archive: zipfile.ZipFile | None,
+    root: Path,
+    member: str,
+    sub: Submission,
+    where: str,
+    limit: int,
+) -> bytes | None:
+    """One file of an LMS download (a zip member, or a file of its folder), at most `limit`."""
+    if archive is None:
+        return _read_capped(root / member, sub, member, limit)
+    info = archive.getinfo(member)
+    data = None
+    if info.file_size <= limit:
+        try:
+            with archive.open(info) as handle:
+                data = handle.read(limit + 1)
+        except Exception as error:  # noqa: BLE001 — zlib errors and friends: a corrupt member
+            sub.problem(where, f"cannot be read from the zip ({type(error).__name__}); ignored")
+            return None
+    if data is None or len(data) > limit:
+        sub.problem(where, f"larger than {limit >> 10} KiB; ignored")
+        return None
+    return data
 
 
 def _accept(sub: Submission, name: str, data: bytes, total: list[int]) -> bool:
@@ -183,28 +229,31 @@ def _read_folder(root: Path, sub: Submission) -> None:
                 return
 
 
-def _read_capped(path: Path, sub: Submission, name: str) -> bytes | None:
+def _read_capped(
+    path: Path, sub: Submission, name: str, limit: int = MAX_FILE_BYTES
+) -> bytes | None:
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | getattr(os, "O_NONBLOCK", 0))
     except OSError as error:
         sub.problem(name, f"cannot be read ({error.strerror})")
         return None
     with os.fdopen(fd, "rb") as handle:
-        data = handle.read(MAX_FILE_BYTES + 1)
-    if len(data) > MAX_FILE_BYTES:
-        sub.problem(name, f"larger than {MAX_FILE_BYTES >> 10} KiB; ignored")
+        data = handle.read(limit + 1)
+    if len(data) > limit:
+        sub.problem(name, f"larger than {limit >> 10} KiB; ignored")
         return None
     return data
 
 
-def _read_zip(path: Path, sub: Submission) -> None:
-    where = path.name
+def _read_zip(
+    source: Path | IO[bytes], where: str, sub: Submission, total: list[int] | None = None
+) -> None:
     try:
-        archive = zipfile.ZipFile(path)
+        archive = zipfile.ZipFile(source)
     except (zipfile.BadZipFile, OSError, ValueError) as error:
         sub.problem(where, f"not a readable zip file ({error}); re-create it with a zip tool")
         return
-    total = [0]
+    total = total if total is not None else [0]
     with archive:
         members = archive.infolist()
         for info in members:
@@ -307,19 +356,57 @@ def decode_text(sub: Submission, name: str) -> str | None:
         return data.decode("utf-8", errors="replace")
 
 
-def find_file(sub: Submission, wanted: str) -> str | None:
-    """The submitted name for `wanted`: exact, else the only case-insensitive match."""
-    if wanted in sub.files:
-        return wanted
-    matches = [n for n in sub.files if n.lower() == wanted.lower()]
-    if len(matches) == 1:
-        return matches[0]
-    return None
+COPY_SUFFIX = re.compile(r"^(?P<stem>.+?)(?:\s*\((?P<paren>\d+)\)|[-_ ](?P<dash>\d+))?$")
+"""A name as an LMS or a browser renames a re-upload: `fusion (1)`, `fusion-2`, `fusion_1`."""
+
+
+def _copy_of(name: str, wanted: str) -> int | None:
+    """The copy number if `name` is `wanted` as an LMS renames it (0: only the case differs)."""
+    stem, dot, ext = name.rpartition(".")
+    want_stem, _, want_ext = wanted.rpartition(".")
+    if not dot or ext.lower() != want_ext.lower():
+        return None
+    if stem.lower() == want_stem.lower():
+        return 0
+    match = COPY_SUFFIX.match(stem)
+    if match is None or match["stem"].lower() != want_stem.lower():
+        return None
+    return int(match["paren"] or match["dash"] or 0)
+
+
+def find_file(sub: Submission, wanted: str, *, also: tuple[str, ...] = ()) -> str | None:
+    """The submitted name for `wanted` (or one of `also`, e.g. answers.yml): exact, else the
+    name as an LMS renames it (`fusion (1).py`, `fusion-2.py`, `Fusion.py`), the latest copy
+    when there are several. Every choice that is not exact is recorded on the submission."""
+    for name in (wanted, *also):
+        if name in sub.files:
+            others = sorted(n for n in sub.files if n != name and _copy_of(n, name) is not None)
+            if others:
+                sub.note(
+                    "file",
+                    name,
+                    f"graded {name}; also submitted {', '.join(others)}, which was not graded",
+                )
+            return name
+    found = sorted(
+        ((copy, n) for n in sub.files if "/" not in n for w in (wanted, *also)
+         if (copy := _copy_of(n, w)) is not None),
+        key=lambda cn: (cn[0], cn[1]),
+    )  # fmt: skip
+    if not found:
+        return None
+    copy, name = found[-1]
+    others = [n for _, n in found[:-1]]
+    why = "only the case differs" if copy == 0 else "the name an LMS gives a re-upload"
+    if others:
+        why += f"; the latest of {', '.join([*others, name])}"
+    sub.note("file", name, f"accepted as {wanted} ({why})")
+    return name
 
 
 def answers_file(sub: Submission) -> str | None:
-    """The submitted answers file: answers.yaml, else Answers.yaml or answers.yml."""
-    return find_file(sub, ANSWERS) or find_file(sub, "answers.yml")
+    """The submitted answers file: answers.yaml, answers.yml, or either as an LMS renames it."""
+    return find_file(sub, ANSWERS, also=("answers.yml",))
 
 
 # ---------------------------------------------------------------- answers.yaml
@@ -338,6 +425,8 @@ def normalise_number(raw: str) -> str:
 
 
 _NULLS = {"", "~", "null", "Null", "NULL"}
+VERSION_KEYS = ("variant", "version")
+"""The keys that name the anonymous version a student wrote (`variant: B`)."""
 
 
 def parse_answers(text: str, filename: str = ANSWERS) -> Answers:
@@ -389,6 +478,13 @@ def parse_answers(text: str, filename: str = ANSWERS) -> Answers:
             continue
         number = normalise_number(key_node.value)
         value, message = _scalar_or_list(value_node)
+        if number in VERSION_KEYS:
+            if not isinstance(value, str) or not value.strip():
+                problem(line, f"{key_node.value}: write the version printed on your paper, "
+                        "e.g. 'variant: B'")  # fmt: skip
+            else:
+                result.variant = Answer(value.strip(), line)
+            continue
         if message:
             problem(line, f"{number}: {message}", number)
             continue

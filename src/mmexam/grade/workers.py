@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -35,10 +36,13 @@ def grade_code_job(sandbox: Any, job: dict) -> dict:
     from mmexam.checks import run_checks
 
     tasks = {}
+    graders = Path(job["graders"]) if job.get("graders") else None
     with sandbox.session(job["student"]):  # one student's files share one sandboxed child
         for task, (source, filename) in sorted(job["files"].items()):
             try:
-                result = run_checks(task, source, hidden=True, sandbox=sandbox, filename=filename)
+                result = run_checks(
+                    task, source, hidden=True, sandbox=sandbox, filename=filename, graders=graders
+                )
             except Exception as error:  # noqa: BLE001 — a grader failure costs this task only
                 result = TaskResult(
                     task=task, filename=filename, failure=f"{type(error).__name__}: {error}"
@@ -48,19 +52,30 @@ def grade_code_job(sandbox: Any, job: dict) -> dict:
 
 
 def grade_code(
-    works: list[Work], workers: int, limits: Any, require_sandbox: bool
+    works: list[Work],
+    workers: int,
+    limits: Any,
+    require_sandbox: bool,
+    graders: Path | None = None,
 ) -> Iterator[tuple[Work, dict[str, TaskResult]]]:
     """Yield every work with the checks' result for each of its code files: first the
-    works without code, then the others as the sandboxed workers finish them."""
+    works without code, then the others as the sandboxed workers finish them.
+    `graders`: the course's graders/ folder (default: the shipped sample's)."""
     jobs = []
     waiting: dict[str, Work] = {}
     for work in works:
         if work.code_files:
-            jobs.append({"student": work.submission.id, "files": work.code_files})
+            jobs.append(
+                {
+                    "student": work.submission.id,
+                    "files": work.code_files,
+                    "graders": str(graders) if graders else None,
+                }
+            )
             waiting[work.submission.id] = work
         else:
             yield work, {}
-    for student_id, code, failure in _run_jobs(jobs, workers, limits, require_sandbox):
+    for student_id, code, failure in _run_jobs(jobs, workers, limits, require_sandbox, graders):
         work = waiting.pop(student_id)
         yield work, (code.tasks if code is not None else _failed(work, failure))
     for work in waiting.values():  # a pool that stopped early: grade them next time
@@ -75,12 +90,12 @@ def _failed(work: Work, why: str) -> dict[str, TaskResult]:
 
 
 def _run_jobs(
-    jobs: list[dict], workers: int, limits: Any, require_sandbox: bool
+    jobs: list[dict], workers: int, limits: Any, require_sandbox: bool, graders: Path | None
 ) -> Iterator[tuple[str, StudentCode | None, str]]:
     """Yield (student, their code's results or None, why it failed) as the workers finish."""
     if not jobs:
         return
-    from mmexam.paths import trusted_modules
+    from mmexam.paths import GRADERS, trusted_modules
     from mmexam.sandbox import Limits, SandboxWarning, map_in_workers
 
     limits = limits or Limits()
@@ -97,7 +112,7 @@ def _run_jobs(
             ordered=False,
             require_sandbox=require_sandbox,
             item_timeout=timeout,
-            modules=trusted_modules(),
+            modules=trusted_modules(graders or GRADERS),
         ):
             student = jobs[done.index]["student"]
             if not done.ok:
