@@ -21,7 +21,7 @@ def load(path: Path, name: str):
 @pytest.fixture(scope="session")
 def synthetic_class(tmp_path_factory) -> tuple[Path, dict[tuple[str, str], str]]:
     """40 students with one injected pair of each kind: (folder, injected pairs)."""
-    bench = load(REPO / "benchmarks" / "integrity_detection.py", "integrity_detection")
+    bench = load(REPO / "benchmarks" / "integrity_class.py", "integrity_class")
     work = tmp_path_factory.mktemp("class")
     injected = bench.make_class(work, students=40, seed=3, per_kind=1)
     return work, injected

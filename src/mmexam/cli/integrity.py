@@ -9,13 +9,16 @@ from __future__ import annotations
 
 from enum import Enum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from mmexam.cli.app import CourseOption, app
+
+if TYPE_CHECKING:
+    from mmexam.integrity.models import IntegrityReport
 
 
 class TextMeasure(str, Enum):
@@ -63,7 +66,7 @@ def integrity(
     """
     from mmexam.course import resolve_course
     from mmexam.integrity import Settings, check_integrity
-    from mmexam.integrity.report import fmt_p, write_report
+    from mmexam.integrity.report import write_report
     from mmexam.integrity.sheets import read_seats, read_sheets, task_sources
 
     sheets, tasks, notes = read_sheets(grades, variants, submissions)
@@ -74,18 +77,24 @@ def integrity(
     chart = read_seats(seats) if seats else None
     report = check_integrity(sheets, settings, chart, notes)
     paths = write_report(report, out or grades)
-    console = Console()
-    table = Table(title=f"{report.students} students, {report.pairs_tested} pairs compared")
-    for name in ("#", "pair", "corrected p", "evidence"):
-        table.add_column(name)
-    for pair in report.pairs:
-        table.add_row(
-            str(pair.rank),
-            f"{pair.a} & {pair.b}",
-            fmt_p(pair.p_adjusted),
-            "\n".join(pair.reasons) or "—",
-        )
+    show_report(Console(), report, paths)
+
+
+def show_report(console: Console, report: IntegrityReport, paths: dict[str, Path]) -> None:
+    """The listed pairs as a table, then the notes and where the files are."""
+    from mmexam.integrity.report import fmt_p
+
     if report.pairs:
+        table = Table(title=f"{report.students} students, {report.pairs_tested} pairs compared")
+        for name in ("#", "pair", "corrected p", "evidence"):
+            table.add_column(name)
+        for pair in report.pairs:
+            table.add_row(
+                str(pair.rank),
+                f"{pair.a} & {pair.b}",
+                fmt_p(pair.p_adjusted),
+                "\n".join(pair.reasons) or "—",
+            )
         console.print(table)
     else:
         console.print(
