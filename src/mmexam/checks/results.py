@@ -9,9 +9,10 @@ fails on a file (not the student's fault) is a `TaskResult` with `failure` set.
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from mmexam.checks.plan import Kind, Visibility
+from mmexam.safetext import printable
 
 
 class CheckResult(BaseModel):
@@ -37,6 +38,12 @@ class CheckResult(BaseModel):
         description="Not run here (a CUDA check without a GPU); counts 0 of 0.",
     )
 
+    @field_validator("message", "name", "function")
+    @classmethod
+    def _printable(cls, text: str) -> str:
+        """Messages quote the student's exceptions: no control character reaches an output."""
+        return printable(text)
+
 
 class TaskResult(BaseModel):
     """All checks of one code task on one student's file."""
@@ -53,8 +60,20 @@ class TaskResult(BaseModel):
     load_error: str | None = Field(
         default=None, description="Why the file could not be loaded (then every check fails)."
     )
+    sandbox: str = Field(
+        default="bwrap",
+        description="How the student's code was isolated: 'bwrap' (bubblewrap), or "
+        "'rlimits-only' when the run opted out with --no-sandbox (the code then ran with "
+        "the grader's rights).",
+    )
     failure: str | None = Field(
         default=None,
         description="The grader itself failed on this file (not the student's fault): "
         "it is graded again on the next run.",
     )
+
+    @field_validator("filename", "load_error", "failure")
+    @classmethod
+    def _printable(cls, text: str | None) -> str | None:
+        """An import error quotes the student's code: no control character reaches an output."""
+        return printable(text) if text else text

@@ -9,6 +9,15 @@ from typer.core import TyperGroup
 
 from mmexam.errors import MmexamError
 
+NoSandboxOption = Annotated[
+    bool,
+    typer.Option(
+        "--no-sandbox",
+        help="Run student code WITHOUT bubblewrap (rlimits only: it can read your files and "
+        "use the network). Without this flag a machine lacking bubblewrap refuses to run it; "
+        "with it, every output says so.",
+    ),
+]
 CourseOption = Annotated[
     Path | None,
     typer.Option(

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from mmexam.cli.app import app
+from mmexam.cli.app import NoSandboxOption, app
 from mmexam.errors import GradeError
 
 if TYPE_CHECKING:
@@ -42,10 +42,7 @@ def check(
     device: Annotated[
         str, typer.Option("--device", help="Run the student's code on 'cpu' or 'cuda'.")
     ] = "cpu",
-    require_sandbox: Annotated[
-        bool,
-        typer.Option("--require-sandbox", help="Refuse to run without bubblewrap's isolation."),
-    ] = False,
+    no_sandbox: NoSandboxOption = False,
 ) -> None:
     """Run a code task's checks on one file and show each check's points and feedback.
 
@@ -65,21 +62,26 @@ def check(
     def grade(sandbox) -> TaskResult:
         return run_checks(task, source, hidden=hidden, sandbox=sandbox, filename=file.name)
 
-    run_and_show(grade, as_json=as_json, require_sandbox=require_sandbox, device=device)
+    here = file.resolve().parent
+    hide = (here, here.parent)  # the student's folder and the submissions beside it
+    run_and_show(grade, as_json=as_json, no_sandbox=no_sandbox, device=device, hide=hide)
 
 
 def run_and_show(
     grade: Callable[[Sandbox], TaskResult],
     *,
     as_json: bool,
-    require_sandbox: bool,
+    no_sandbox: bool,
     device: str = "cpu",
     modules: Sequence[Path] | None = None,
+    hide: Sequence[Path] = (),
 ) -> None:
     """Open a sandbox (its warnings go to stderr), grade in it, close it, print the result.
 
     Shared by `mmexam check` and `mmexam practice check`, so both print the same.
-    `modules`: the trusted module files the sandbox may build (default: the graders').
+    Bubblewrap is required unless `no_sandbox` (--no-sandbox), which the result says.
+    `modules`: the trusted module files the sandbox may build (default: the graders');
+    `hide`: folders the sandbox hides wherever they lie (the file's own, its neighbours').
     """
     from mmexam.paths import trusted_modules
     from mmexam.sandbox import Sandbox
@@ -87,9 +89,10 @@ def run_and_show(
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         sandbox = Sandbox(
-            require_sandbox=require_sandbox,
+            require_sandbox=not no_sandbox,
             device=device,
             modules=trusted_modules() if modules is None else modules,
+            hide=hide,
         )
     for warning in caught:
         typer.echo(f"warning: {warning.message}", err=True)
@@ -126,6 +129,7 @@ def as_document(result: TaskResult) -> dict:
         "score": result.score,
         "max_score": result.max_score,
         "load_error": result.load_error,
+        "sandbox": result.sandbox,
         "checks": [
             {
                 "name": c.name,
@@ -167,6 +171,10 @@ def show(result: TaskResult) -> None:
             Text(name), Text(c.kind), Text(f"{_pts(c.score)}/{_pts(c.max_score)}"), verdict
         )
     console.print(table)
+    if result.sandbox != "bwrap":
+        console.print(
+            Text(f"ran WITHOUT a sandbox ({result.sandbox}): --no-sandbox", style="bold red")
+        )
     if result.load_error:
         console.print(Text(f"could not load the file: {result.load_error}", style="red"))
     failed = [c for c in result.checks if not c.passed]

@@ -17,7 +17,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from typer.core import TyperGroup
 
-from mmexam.cli.app import CourseOption, app
+from mmexam.cli.app import CourseOption, NoSandboxOption, app
 
 
 class GradeGroup(TyperGroup):
@@ -96,9 +96,7 @@ def run(
             "every other score stays as it was.",
         ),
     ] = None,
-    require_sandbox: Annotated[
-        bool, typer.Option("--require-sandbox", help="Refuse to run student code without bwrap.")
-    ] = False,
+    no_sandbox: NoSandboxOption = False,
     database: Annotated[
         str | None,
         typer.Option(
@@ -143,7 +141,7 @@ def run(
         force=force,
         shard=parse_shard(shard) if shard else None,
         only=only,
-        require_sandbox=require_sandbox,
+        require_sandbox=not no_sandbox,
         roster=roster,
         id_column=id_column,
         name_column=name_column,

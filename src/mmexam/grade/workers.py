@@ -57,10 +57,12 @@ def grade_code(
     limits: Any,
     require_sandbox: bool,
     graders: Path | None = None,
+    hide: tuple[Path, ...] = (),
 ) -> Iterator[tuple[Work, dict[str, TaskResult]]]:
     """Yield every work with the checks' result for each of its code files: first the
     works without code, then the others as the sandboxed workers finish them.
-    `graders`: the course's graders/ folder (default: the shipped sample's)."""
+    `graders`: the course's graders/ folder (default: the shipped sample's); `hide`:
+    folders the sandbox must hide wherever they lie (course, build, submissions)."""
     jobs = []
     waiting: dict[str, Work] = {}
     for work in works:
@@ -75,7 +77,8 @@ def grade_code(
             waiting[work.submission.id] = work
         else:
             yield work, {}
-    for student_id, code, failure in _run_jobs(jobs, workers, limits, require_sandbox, graders):
+    run = _run_jobs(jobs, workers, limits, require_sandbox, graders, hide)
+    for student_id, code, failure in run:
         work = waiting.pop(student_id)
         yield work, (code.tasks if code is not None else _failed(work, failure))
     for work in waiting.values():  # a pool that stopped early: grade them next time
@@ -90,7 +93,12 @@ def _failed(work: Work, why: str) -> dict[str, TaskResult]:
 
 
 def _run_jobs(
-    jobs: list[dict], workers: int, limits: Any, require_sandbox: bool, graders: Path | None
+    jobs: list[dict],
+    workers: int,
+    limits: Any,
+    require_sandbox: bool,
+    graders: Path | None,
+    hide: tuple[Path, ...] = (),
 ) -> Iterator[tuple[str, StudentCode | None, str]]:
     """Yield (student, their code's results or None, why it failed) as the workers finish."""
     if not jobs:
@@ -113,6 +121,7 @@ def _run_jobs(
             require_sandbox=require_sandbox,
             item_timeout=timeout,
             modules=trusted_modules(graders or GRADERS),
+            hide=hide,
         ):
             student = jobs[done.index]["student"]
             if not done.ok:

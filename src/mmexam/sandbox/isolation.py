@@ -24,6 +24,7 @@ import site
 import subprocess
 import sys
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -104,7 +105,7 @@ def isolation_status() -> tuple[str, str | None]:
     return "rlimits-only", (
         f"WARNING: student code runs WITHOUT a sandbox ({reason}): only rlimits apply — "
         "it can read and write your files and use the network. Install bubblewrap "
-        "(apt install bubblewrap) or pass --require-sandbox to refuse."
+        "(apt install bubblewrap); this run opted out with --no-sandbox."
     )
 
 
@@ -167,12 +168,37 @@ def _secret_paths() -> list[str]:
     return sorted({os.path.abspath(s) for s in secrets})
 
 
-def bwrap_command(
-    python_paths: list[str], files: dict[str, str], env: dict[str, str], tmp_mb: int
-) -> list[str]:
-    """The bwrap command line, up to the `--`: `files` maps a path inside to a file outside."""
+def hidden_paths(python_paths: list[str], hide: Sequence[str]) -> tuple[list[str], list[str]]:
+    """The binds and the masks (empty tmpfs) that keep the secrets out of the box.
+
+    A secret is masked where it lies under something bound (anything else does not
+    exist inside). A secret that *is* a bound folder — a course folder made into a
+    venv in place (`python3 -m venv .` inside it), so it is the Python prefix — is
+    masked whole and only the interpreter's parts of it (bin, lib, lib64, include,
+    pyvenv.cfg) come back; one that holds a bind gets that bind back on top."""
     binds = list(python_paths)
-    masks = [s for s in _secret_paths() if any(_under(s, b) for b in binds + ["/usr"])]
+    secrets = sorted({*_secret_paths(), *(os.path.abspath(h) for h in hide)})
+    masks = [s for s in secrets if any(_under(s, b) for b in binds + ["/usr"])]
+    for secret in masks:
+        if secret in binds:
+            binds.remove(secret)
+            for part in ("bin", "lib", "lib64", "include", "pyvenv.cfg"):
+                path = os.path.join(secret, part)
+                if os.path.lexists(path) and not any(_under(path, b) for b in binds):
+                    binds.append(path)
+    return binds, masks
+
+
+def bwrap_command(
+    python_paths: list[str],
+    files: dict[str, str],
+    env: dict[str, str],
+    tmp_mb: int,
+    hide: Sequence[str] = (),
+) -> list[str]:
+    """The bwrap command line, up to the `--`: `files` maps a path inside to a file outside;
+    `hide`: more folders to keep invisible (see `hidden_paths`)."""
+    binds, masks = hidden_paths(python_paths, hide)
     dests = binds + masks + list(files) + ["/etc/ld.so.cache"]
     dirs: set[str] = set()
     for dest in dests:

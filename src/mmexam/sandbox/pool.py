@@ -50,10 +50,13 @@ def _worker_main(
     device: str,
     require_sandbox: bool,
     modules: tuple[str, ...],
+    hide: tuple[str, ...] = (),
 ) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", SandboxWarning)
-        sandbox = Sandbox(limits, require_sandbox=require_sandbox, device=device, modules=modules)
+        sandbox = Sandbox(
+            limits, require_sandbox=require_sandbox, device=device, modules=modules, hide=hide
+        )
     try:
         conn.send(("ready", None, None))
         while True:
@@ -120,10 +123,11 @@ def map_in_workers(
     limits: Limits | None = None,
     *,
     device: str = "cpu",
-    require_sandbox: bool = False,
+    require_sandbox: bool = True,
     ordered: bool = True,
     item_timeout: float | None = None,
     modules: Sequence[str | os.PathLike[str]] = (),
+    hide: Sequence[str | os.PathLike[str]] = (),
 ) -> Iterator[WorkResult[R]]:
     """Run `fn(sandbox, item)` for every item in `jobs` sandboxed worker processes.
 
@@ -131,14 +135,14 @@ def map_in_workers(
     data). Yields one `WorkResult` per item: in input order when `ordered`,
     else as each completes. A crashed or timed-out worker is restarted and
     only its in-flight item fails. `modules`: the trusted module files each
-    worker's `Sandbox` is given.
+    worker's `Sandbox` is given; `hide`: folders each worker's sandbox hides.
     """
     isolation, warning = isolation_status()
     if isolation != "bwrap":
         if require_sandbox:
             raise SandboxError(
                 f"the sandbox is required but unavailable: {warning} — install bubblewrap "
-                "(apt install bubblewrap) or drop --require-sandbox"
+                "(apt install bubblewrap), or pass --no-sandbox to run student code without it"
             )
         warnings.warn(str(warning), SandboxWarning, stacklevel=2)
     elif warning is not None:  # bubblewrap without control groups: rlimits only
@@ -149,7 +153,8 @@ def map_in_workers(
     jobs = max(1, min(jobs or os.cpu_count() or 1, len(todo)))
     context = multiprocessing.get_context("spawn")
     modules = tuple(os.path.abspath(m) for m in modules)
-    crew = _Crew(context, (fn, limits or Limits(), device, require_sandbox, modules), jobs)
+    hidden = tuple(os.path.abspath(h) for h in hide)
+    crew = _Crew(context, (fn, limits or Limits(), device, require_sandbox, modules, hidden), jobs)
     crew.pending = list(reversed(todo))
     done: dict[int, WorkResult[R]] = {}
     next_out = 0
