@@ -14,6 +14,8 @@ from typing import Any
 
 from mmexam.sandbox.modules import ModuleSpec
 from mmexam.sandbox.wire import (
+    ARENA,
+    ARENA_ALIGN,
     DICT,
     MODULE,
     SCRIPT,
@@ -48,6 +50,7 @@ class Call:
     kwargs: dict
     memory_mb: int | None
     vjp: Any
+    max_bytes: int | None = None  # the most of a reply the grader reads (None: the limit)
 
 
 @dataclass(frozen=True)
@@ -58,6 +61,7 @@ class Plan:
     kwargs_node: dict
     leaves: tuple[str, ...]
     n_out: int
+    arena: tuple[tuple[str, int, Any], ...] = ()  # (key, offset, original tensor) per leaf
 
 
 class Encoder:
@@ -68,6 +72,8 @@ class Encoder:
         self.by_id: dict[int, str] = {}
         self.keep: list[Any] = []  # the encoded objects, so their ids stay unique
         self.current: list[str] = []  # keys of tensor arguments of the call being encoded
+        self.arena_size = 0  # bytes of the arena so far (one fresh copy per call and leaf)
+        self.arena_parts: list[tuple[int, Any]] = []  # (offset, tensor)
 
     def tensor(self, value, *, leaf: bool) -> dict:
         key = self.by_id.get(id(value))
@@ -115,10 +121,37 @@ class Encoder:
             ups = call.vjp if isinstance(call.vjp, tuple) else (call.vjp,)
             n_out = len(ups)
             meta["grad"] = {"upstream": [self.tensor(u, leaf=False)[TENSOR] for u in ups]}
-        return meta, Plan(args_node, kwargs_node, tuple(self.current), n_out)
+        arena = []
+        for key in self.current:
+            tensor = self.tensors[key]
+            offset = self.arena_size
+            self.arena_parts.append((offset, tensor))
+            nbytes = tensor.numel() * tensor.element_size()
+            self.arena_size += nbytes + (-nbytes % ARENA_ALIGN)
+            arena.append((key, offset, tensor))
+        meta[ARENA] = {key: offset for key, offset, _ in arena}
+        plan = Plan(args_node, kwargs_node, tuple(self.current), n_out, tuple(arena))
+        return meta, plan
 
     def blob(self) -> bytes:
         return encode_tensors(self.tensors) if self.tensors else b""
+
+    def arena_image(self) -> bytes:
+        """The arena's pristine bytes: every call's tensor arguments, each at its offset."""
+        image = bytearray(self.arena_size)
+        for offset, tensor in self.arena_parts:
+            raw = tensor_bytes(tensor)
+            image[offset : offset + len(raw)] = raw
+        return bytes(image)
+
+
+def tensor_bytes(tensor: Any) -> bytes:
+    """The raw bytes of a contiguous CPU tensor (any dtype, bfloat16 included)."""
+    import torch
+
+    if tensor.numel() == 0:
+        return b""
+    return tensor.reshape(-1).view(torch.uint8).numpy().tobytes()
 
 
 def _same_value(a: Any, b: Any) -> bool:
@@ -142,6 +175,7 @@ def same_call(a: Call, b: Call) -> bool:
     return (
         a.function == b.function
         and a.memory_mb == b.memory_mb
+        and a.max_bytes == b.max_bytes
         and _same_value(a.args, b.args)
         and _same_value(a.kwargs, b.kwargs)
         and _same_value(a.vjp, b.vjp)
@@ -172,6 +206,7 @@ class Script:
             self.metas.append(meta)
             self.plans.append(plan)
         self.blob = encoder.blob()
+        self.arena = encoder.arena_image()
         self.keep = encoder.keep
         self.frame = pack_frame(
             {"kind": SCRIPT, "file": filename, "id": ident, "calls": self.metas}, self.blob

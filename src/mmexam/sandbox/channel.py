@@ -28,6 +28,10 @@ class BadFrame(Exception):
     """The child sent something that is not a frame within the limits."""
 
 
+def _size(n: int) -> str:
+    return f"{n / (1 << 20):.1f} MB" if n >= 1 << 20 else f"{n / 1024:.0f} KB"
+
+
 class Conn:
     """The protocol socket and the stdout pipe of one child, read with deadlines and caps."""
 
@@ -64,18 +68,24 @@ class Conn:
                 self.out += chunk[:room]
             self.dropped += max(0, len(chunk) - max(room, 0))
 
-    def exchange(self, frame: bytes, deadline: float, max_blob: int) -> tuple[dict, bytearray]:
-        """Send one frame, then read one frame back before `deadline`."""
-        self.send_frame(frame, deadline)
+    def exchange(
+        self, frame: bytes, deadline: float, max_blob: int, fds: tuple[int, ...] = ()
+    ) -> tuple[dict, bytearray]:
+        """Send one frame (with `fds`), then read one frame back before `deadline`."""
+        self.send_frame(frame, deadline, fds)
         return self.receive(deadline, max_blob)
 
-    def send_frame(self, frame: bytes, deadline: float) -> None:
-        """Send all of `frame` before `deadline`, draining the child's output meanwhile."""
+    def send_frame(self, frame: bytes, deadline: float, fds: tuple[int, ...] = ()) -> None:
+        """Send all of `frame` before `deadline` (`fds` with its first bytes), draining the
+        child's output meanwhile."""
         view = memoryview(frame)
         sent = 0
         while True:
             try:
-                sent += self.sock.send(view[sent:])
+                if fds and not sent:
+                    sent += socket.send_fds(self.sock, [view], list(fds))
+                else:
+                    sent += self.sock.send(view[sent:])
             except BlockingIOError:
                 pass
             except OSError:
@@ -110,8 +120,8 @@ class Conn:
                 meta_len, blob_len = HEADER.unpack_from(pending)
                 if meta_len > MAX_META or blob_len > max_blob:
                     raise BadFrame(
-                        f"sent a reply of {(meta_len + blob_len) >> 20} MB, "
-                        f"more than the {max_blob >> 20} MB limit"
+                        f"sent a reply of {_size(meta_len + blob_len)}, more than the "
+                        f"{_size(max_blob)} the grader reads for this call"
                     )
                 end = HEADER.size + meta_len + blob_len
                 if len(pending) >= end:
@@ -120,7 +130,7 @@ class Conn:
                     del pending[:end]
                     try:
                         meta = json.loads(meta_bytes.decode("utf-8"))
-                    except ValueError:  # UnicodeDecodeError included
+                    except Exception:  # noqa: BLE001 — ValueError, RecursionError (deep nesting)…
                         raise BadFrame("sent a reply that is not valid JSON") from None
                     if not isinstance(meta, dict):
                         raise BadFrame("sent a reply that is not a JSON object")

@@ -28,6 +28,7 @@ import types
 from .confine import PR_SET_PDEATHSIG, install_seccomp, prctl, set_child_limits, vsize
 from .modules import build_module
 from .wire import (
+    ARENA,
     BATCH,
     DICT,
     LOAD,
@@ -40,7 +41,7 @@ from .wire import (
     decode_tensors,
     encode_tensors,
     pack_frame,
-    recv_frame,
+    recv_frame_fds,
 )
 
 
@@ -58,6 +59,9 @@ class Child:
         self.workdir = workdir
         self.config = config
         self.scripts = scripts  # file name -> {"calls", "tensors"}, decoded by the zygote
+        self.arena = None  # the mmap of the last batch's arena (see wire.ARENA)
+        self.call_arena: dict | None = None  # the call's argument keys -> arena offsets
+        self.viewed: set = set()  # the call's argument keys handed over as arena views
         self.device = config["device"]
         self.loaded: dict[str, types.ModuleType] = {}  # filename -> module (one per file)
         self.module: types.ModuleType | None = None
@@ -206,7 +210,10 @@ class Child:
                 if leaf is None:
                     # A copy: the decoded original stays untouched, to compare with afterwards.
                     original = tensors[key]
-                    if self.device == "cpu":
+                    leaf = self._arena_view(key, original)
+                    if leaf is not None:
+                        pass
+                    elif self.device == "cpu":
                         leaf = original.clone()
                     else:
                         leaf = original.to(self.device, copy=True)
@@ -227,6 +234,20 @@ class Child:
         if isinstance(node, list):
             return [self._decode(item, tensors, leaves, grad) for item in node]
         return node
+
+    def _arena_view(self, key: str, original):
+        """The argument `key` as a view of its fresh copy in the arena, or None."""
+        where = (self.call_arena or {}).get(key)
+        if self.arena is None or type(where) is not int or original.numel() == 0:
+            return None
+        nbytes = original.numel() * original.element_size()
+        if where < 0 or where + nbytes > len(self.arena):
+            return None
+        flat = self.torch.frombuffer(
+            self.arena, dtype=original.dtype, count=original.numel(), offset=where
+        )
+        self.viewed.add(key)
+        return flat.reshape(original.shape)
 
     def _expected_type(self, value) -> str | None:
         """None when `value` is a torch.Tensor or a tuple of them, else why not."""
@@ -284,6 +305,8 @@ class Child:
             return
         leaves: dict = {}
         grad = meta.get("grad")
+        self.call_arena = meta.get(ARENA) if self.device == "cpu" else None
+        self.viewed = set()
         args = self._decode(meta["args"], tensors, leaves, grad is not None)
         kwargs = self._decode(meta["kwargs"], tensors, leaves, grad is not None)
         function = getattr(self.module, name, None)
@@ -313,6 +336,8 @@ class Child:
             self._returned(value, out, named, grad, tensors, leaves)
         mutated = []
         for key, tensor in leaves.items():
+            if key in self.viewed:
+                continue  # the trusted side reads the arena itself
             try:
                 same = _unchanged(tensor, tensors[key])
             except Exception:
@@ -374,9 +399,11 @@ class Child:
         max_blob = self.config["max_request_bytes"]
         while True:
             try:
-                meta, blob = recv_frame(self.sock, max_blob)
+                meta, blob, fds = recv_frame_fds(self.sock, max_blob)
             except (EOFError, OSError, ValueError):
                 return
+            if meta.get("kind") in (BATCH, REPLAY):
+                self._map_arena(fds)
             kind = meta.get("kind")
             self.seq = meta.get("seq", 0)
             if kind == LOAD:
@@ -392,6 +419,19 @@ class Child:
                 self.batch(stored["calls"], stored["tensors"], self.seq)
             else:
                 return
+
+    def _map_arena(self, fds: list) -> None:
+        """Map the arena that came with this frame (shared with the trusted side)."""
+        import mmap
+
+        self.arena = None
+        try:
+            size = os.fstat(fds[0]).st_size if fds else 0
+            self.arena = mmap.mmap(fds[0], size) if size else None
+        except (OSError, ValueError):
+            pass
+        for fd in fds:
+            os.close(fd)
 
     def batch(self, calls: list, tensors: dict, seq0: int) -> None:
         """Several calls, one reply each as soon as it is ready (the grader reads

@@ -117,15 +117,19 @@ class Sandbox:
         self,
         limits: Limits | None = None,
         *,
-        require_sandbox: bool = False,
+        require_sandbox: bool = True,
         device: str = "cpu",
         modules: Sequence[str | os.PathLike[str]] = (),
+        hide: Sequence[str | os.PathLike[str]] = (),
     ) -> None:
         """`modules`: trusted module files (see `modules.py`) whose classes a `ModuleSpec`
-        argument may name; the zygote imports them once, before it forks."""
+        argument may name; the zygote imports them once, before it forks. `hide`: folders
+        that must not exist inside the box wherever they lie (the course folder, the build,
+        the submissions), added to what is always hidden (the mmexam package and checkout)."""
         self.limits = limits or Limits()
         self.device = device
         self.modules = tuple(os.path.abspath(m) for m in modules)
+        self.hide = tuple(os.path.realpath(h) for h in hide)
         if device != "cpu" and not device.startswith("cuda"):
             raise SandboxError(f"unknown device '{device}' — use 'cpu' or 'cuda'")
         self.isolation, self.warning = isolation_status()
@@ -133,7 +137,8 @@ class Sandbox:
             if require_sandbox and self.isolation != "bwrap":
                 raise SandboxError(
                     f"the sandbox is required but unavailable: {probe_bwrap()} — install "
-                    "bubblewrap (apt install bubblewrap) or drop --require-sandbox"
+                    "bubblewrap (apt install bubblewrap), or pass --no-sandbox to run student "
+                    "code without it (require_sandbox=False)"
                 )
             warnings.warn(self.warning, SandboxWarning, stacklevel=2)
         self._proc: subprocess.Popen | None = None
@@ -244,7 +249,7 @@ class Sandbox:
             files = {f"{SANDBOX_DIR}/{name}": str(HERE / name) for name in BOX_FILES}
             files.update(self._module_files(inside=True))
             tmp_mb = max(64, 4 * self.limits.file_mb)
-            prefix = bwrap_command(python_paths(), files, env, tmp_mb=tmp_mb)
+            prefix = bwrap_command(python_paths(), files, env, tmp_mb=tmp_mb, hide=self.hide)
             if is_root():
                 uid = sandbox_uid()
                 prefix += [

@@ -92,6 +92,50 @@ _SECCOMP_ARCHES = {
         (129, 130, 131, 138, 240),
     ),
 }  # fmt: skip
+# Calls refused by one argument: (syscall number per arch, offset of the argument in
+# seccomp_data, the values refused — or, with allow=True, the only value allowed).
+# fcntl F_SETOWN / F_SETSIG / F_SETOWN_EX and ioctl FIOSETOWN / SIOCSPGRP make the
+# kernel send a signal (SIGIO, or any chosen one) to another process — the zygote —
+# past the signal filter below; socket(2) and socketpair(2) only for AF_UNIX: no
+# AF_VSOCK, AF_NETLINK, AF_PACKET… (kernel surface, and a way out of the network
+# namespace for vsock).
+_F_SETOWN, _F_SETSIG, _F_SETOWN_EX = 8, 10, 15
+_FIOSETOWN, _SIOCSPGRP = 0x8901, 0x8902
+_AF_UNIX = 1
+_ARG_RULES = {
+    "x86_64": (
+        (72, 24, (_F_SETOWN, _F_SETSIG, _F_SETOWN_EX), False),  # fcntl(fd, cmd)
+        (16, 24, (_FIOSETOWN, _SIOCSPGRP), False),  # ioctl(fd, request)
+        (41, 16, (_AF_UNIX,), True),  # socket(domain)
+        (53, 16, (_AF_UNIX,), True),  # socketpair(domain)
+    ),
+    "aarch64": (
+        (25, 24, (_F_SETOWN, _F_SETSIG, _F_SETOWN_EX), False),
+        (29, 24, (_FIOSETOWN, _SIOCSPGRP), False),
+        (198, 16, (_AF_UNIX,), True),
+        (199, 16, (_AF_UNIX,), True),
+    ),
+}
+
+
+def _argument_rule(
+    number: int, offset: int, values: tuple[int, ...], allow: bool, eperm: int
+) -> list[tuple[int, int, int, int]]:
+    """BPF that answers EPERM when syscall `number`'s argument at `offset` is one of
+    `values` (allow=False) or none of them (allow=True); A holds the syscall number
+    before and after."""
+    ld, jeq, ja, ret = 0x20, 0x15, 0x05, 0x06
+    n = len(values)
+    # Lines: 0 load the argument, 1..n compare, n+1 jump, n+2 EPERM, n+3 reload the number.
+    block = [(ld, 0, 0, offset)]
+    for i, v in enumerate(values):
+        block.append((jeq, n + 1 - i if allow else n - i, 0, v))  # to the reload / to EPERM
+    block.append((ja, 0, 0, 0 if allow else 1))  # no value matched: EPERM / the reload
+    block.append((ret, 0, 0, eperm))
+    block.append((ld, 0, 0, 0))
+    return [(jeq, 0, len(block), number), *block]
+
+
 _CLONE_NAMESPACES = 0x10000000 | 0x00020000 | 0x20000000 | 0x40000000 | 0x04000000 | 0x08000000
 _CLONE_NAMESPACES |= 0x02000000  # NEWUSER, NEWNS, NEWPID, NEWNET, NEWUTS, NEWIPC, NEWCGROUP
 
@@ -109,6 +153,8 @@ def seccomp_program(machine: str, own_pid: int) -> bytes | None:
     for number in denied:
         body.append((jeq, 0, 1, number))
         body.append((ret, 0, 0, eperm))
+    for rule in _ARG_RULES.get(machine, ()):
+        body += _argument_rule(*rule, eperm)
     for i, number in enumerate(signalling):  # to the target check below
         body.append((jeq, len(signalling) - i, 0, number))
     body.append((ja, 0, 0, 7))  # not a signal: past the target check

@@ -15,7 +15,17 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from mmexam.errors import SandboxError
-from mmexam.sandbox.calls import Call, CallOutcome, Encoder, Plan, Script, rebuild, same_call
+from mmexam.safetext import printable
+from mmexam.sandbox.calls import (
+    Call,
+    CallOutcome,
+    Encoder,
+    Plan,
+    Script,
+    rebuild,
+    same_call,
+    tensor_bytes,
+)
 from mmexam.sandbox.channel import BadFrame, Closed, Timeout
 from mmexam.sandbox.wire import (
     BATCH,
@@ -71,6 +81,7 @@ class StudentModule:
         self._pipe: _Pipeline | None = None
         self._script = sandbox._scripts.get(self.filename)
         self._out_of_time: dict[str, str] = {}
+        self._arena: int | None = None  # the memfd of the batch in flight (wire.ARENA)
         self.closed = False
         self.functions: tuple[str, ...] = ()
         self.load_error: str | None = None
@@ -117,11 +128,11 @@ class StudentModule:
             return "sent a reply the grader cannot read at import"
         functions = meta.get("functions")
         if isinstance(functions, list):
-            self.functions = tuple(str(f)[:200] for f in functions if isinstance(f, str))
+            self.functions = tuple(f[:200] for f in functions if isinstance(f, str))
         if not meta["ok"]:
             message = meta.get("error")
             self._end(child, grace=0.5)
-            return str(message)[:2000] if message else "the file could not be imported"
+            return printable(str(message)[:2000]) if message else "the file could not be imported"
         child.loaded[self.filename] = self
         return None
 
@@ -175,7 +186,7 @@ class StudentModule:
         return self._limits.seconds_per_call + (15.0 if self._sandbox.device != "cpu" else 0.0)
 
     def _roundtrip(
-        self, child: ChildProc, meta: dict, blob: bytes, max_blob: int
+        self, child: ChildProc, meta: dict, blob: bytes, max_blob: int, fds: tuple[int, ...] = ()
     ) -> tuple[tuple[dict, bytes] | None, str | None]:
         """Send one request and read its reply; on any failure end the child and say why."""
         seq = child.next_seq()
@@ -184,15 +195,21 @@ class StudentModule:
             self._end(child)
             return None, self._wall_message()
         deadline = min(self._deadline, time.monotonic() + self._per_call())
-        return self._read(child, frame, seq, deadline, max_blob)
+        return self._read(child, frame, seq, deadline, max_blob, fds)
 
     def _read(
-        self, child: ChildProc, frame: bytes | None, seq: int, deadline: float, max_blob: int
+        self,
+        child: ChildProc,
+        frame: bytes | None,
+        seq: int,
+        deadline: float,
+        max_blob: int,
+        fds: tuple[int, ...] = (),
     ) -> tuple[tuple[dict, bytes] | None, str | None]:
-        """Read the reply `seq` (sending `frame` first, if any) before `deadline`."""
+        """Read the reply `seq` (sending `frame` and `fds` first, if any) before `deadline`."""
         try:
             if frame is not None:
-                reply = child.conn.exchange(frame, deadline, max_blob)
+                reply = child.conn.exchange(frame, deadline, max_blob, fds)
             else:
                 reply = child.conn.receive(deadline, max_blob)
             if reply[0].get("seq") != seq:
@@ -236,7 +253,7 @@ class StudentModule:
             parts.append(chunk.decode("utf-8", "replace"))
             if child.conn.dropped and end is None:
                 parts.append(f"\n[... {child.conn.dropped} more bytes of output not kept]\n")
-        text = "".join(parts)
+        text = printable("".join(parts))
         cap = self._limits.output_bytes
         return text if len(text) <= cap + 200 else text[:cap] + "\n[... output cut]\n"
 
@@ -246,6 +263,7 @@ class StudentModule:
         *args: Any,
         memory_mb: int | None = None,
         vjp: Any = None,
+        result_bytes: int | None = None,
         **kwargs: Any,
     ) -> CallOutcome:
         """Call `function(*args, **kwargs)` in the sandbox and return what came back.
@@ -257,10 +275,14 @@ class StudentModule:
         `vjp`, and `outcome.grads` is shaped like `args` with each tensor
         replaced by its gradient (None where none reached it). `memory_mb` and
         `vjp` are therefore never passed on to the student's function.
+        `result_bytes` caps what the grader reads of the reply (the size the
+        caller expects, values, changed inputs and gradients together) below
+        the sandbox's own limit: a larger reply is refused before it is read.
         """
         if memory_mb is not None:
             memory_mb = min(int(memory_mb), self._limits.memory_mb)
-        return self._call(Call(function, tuple(args), dict(kwargs), memory_mb, vjp))
+        cap = None if result_bytes is None else max(0, int(result_bytes))
+        return self._call(Call(function, tuple(args), dict(kwargs), memory_mb, vjp, cap))
 
     def _call(self, call: Call) -> CallOutcome:
         start = time.monotonic()
@@ -289,16 +311,21 @@ class StudentModule:
             return CallOutcome(ok=False, error=error)
         encoder = Encoder()
         meta, plan = encoder.call(call, self.filename)
+        fds = self._new_arena(encoder.arena_image())
         reply, error = self._roundtrip(
-            child, {"kind": BATCH, "calls": [meta]}, encoder.blob(), self._max_reply()
+            child, {"kind": BATCH, "calls": [meta]}, encoder.blob(), self._max_reply(call), fds
         )
         if error is not None:
             return CallOutcome(ok=False, error=error)
         assert reply is not None
         return self._outcome(child, reply, call, plan)
 
-    def _max_reply(self) -> int:
-        return (self._limits.result_mb << 20) * 3 + (1 << 20)
+    def _max_reply(self, call: Call | None = None) -> int:
+        """The largest reply read for `call`: the caller's cap, never above the limit's."""
+        limit = (self._limits.result_mb << 20) * 3 + (1 << 20)
+        if call is None or call.max_bytes is None:
+            return limit
+        return min(limit, call.max_bytes)
 
     def _from_pipeline(self, call: Call) -> CallOutcome | None:
         """The outcome from the replayed script, or None when it must be made on its own."""
@@ -316,7 +343,7 @@ class StudentModule:
                 frame = pack_frame({"kind": BATCH, "calls": script.metas, "seq": seq0}, script.blob)
             deadline = min(self._deadline, time.monotonic() + self._per_call())
             try:
-                child.conn.send_frame(frame, deadline)
+                child.conn.send_frame(frame, deadline, self._new_arena(script.arena))
             except (Timeout, Closed):
                 self._end(child)
                 return None
@@ -339,7 +366,9 @@ class StudentModule:
             j = pipe.next
             pipe.next += 1
             deadline = min(self._deadline, time.monotonic() + self._per_call())
-            reply, error = self._read(child, None, pipe.seq0 + j, deadline, self._max_reply())
+            reply, error = self._read(
+                child, None, pipe.seq0 + j, deadline, self._max_reply(calls[j])
+            )
             if j < match:
                 if error is not None:  # a call the grader skipped broke the child
                     self._pipe = None
@@ -365,14 +394,15 @@ class StudentModule:
             return
         for j in range(pipe.next, len(pipe.script.calls)):
             deadline = min(self._deadline, time.monotonic() + self._per_call())
-            _, error = self._read(pipe.child, None, pipe.seq0 + j, deadline, self._max_reply())
+            cap = self._max_reply(pipe.script.calls[j])
+            _, error = self._read(pipe.child, None, pipe.seq0 + j, deadline, cap)
             if error is not None:
                 return
 
     def _outcome(self, child: ChildProc, reply, call: Call, plan: Plan) -> CallOutcome:
         try:
             return self._parse(reply, call, plan)
-        except (BadFrame, ValueError, KeyError, TypeError) as exc:
+        except Exception as exc:  # noqa: BLE001 — a hostile reply must be one clean failure
             self._end(child)
             detail = str(exc) if isinstance(exc, BadFrame) else "malformed reply"
             return CallOutcome(ok=False, error=f"sent a reply the grader cannot read ({detail})")
@@ -387,15 +417,16 @@ class StudentModule:
         except TensorFormatError as exc:
             raise BadFrame(f"tensors are not valid safetensors: {exc}") from None
         error = meta.get("error")
-        error = None if error is None else str(error)[:2000]
+        error = None if error is None else printable(str(error)[:2000])
+        after = self._changed_inputs(plan)
         mutated = meta.get("mutated", [])
         if not isinstance(mutated, list):
             raise BadFrame("bad mutation list")
-        after = {}
-        for key in mutated:
+        for key in mutated:  # only arguments outside the arena (the GPU lane): its word
             if key not in plan.leaves or f"m{key}" not in tensors:
                 raise BadFrame("unknown mutated argument")
-            after[key] = tensors[f"m{key}"]
+            if self._arena is None or key not in {k for k, _, _ in plan.arena}:
+                after[key] = tensors[f"m{key}"]
         if after:
             inputs_after = rebuild(plan.args_node, call.args, after, lambda t: t)
             kwargs_after = rebuild(plan.kwargs_node, call.kwargs, after, lambda t: t)
@@ -422,6 +453,54 @@ class StudentModule:
             grads=grads,
         )
 
+    # -- the arena: the inputs as the trusted side sees them after a call ----------
+
+    def _new_arena(self, image: bytes) -> tuple[int, ...]:
+        """A sealed memfd holding `image` for the next batch (wire.ARENA); () where none
+        can be made (the child then reports changed inputs itself: the GPU lane)."""
+        self._drop_arena()
+        if not image or self._sandbox.device != "cpu" or not hasattr(os, "memfd_create"):
+            return ()
+        import fcntl
+
+        fd = os.memfd_create("mmexam-arena", os.MFD_CLOEXEC | os.MFD_ALLOW_SEALING)
+        try:
+            view = memoryview(image)
+            while view:
+                view = view[os.write(fd, view) :]
+            # No resizing by the child: a shrunk file would make every read short.
+            fcntl.fcntl(
+                fd, fcntl.F_ADD_SEALS, fcntl.F_SEAL_SHRINK | fcntl.F_SEAL_GROW | fcntl.F_SEAL_SEAL
+            )
+        except OSError:
+            os.close(fd)
+            return ()
+        self._arena = fd
+        return (fd,)
+
+    def _drop_arena(self) -> None:
+        if self._arena is not None:
+            os.close(self._arena)
+            self._arena = None
+
+    def _changed_inputs(self, plan: Plan) -> dict:
+        """The call's tensor arguments whose arena bytes differ from what was sent, as
+        they are now (read by the trusted side: the child's report plays no part)."""
+        import torch
+
+        after = {}
+        if self._arena is None:
+            return after
+        for key, offset, original in plan.arena:
+            want = tensor_bytes(original)
+            now = os.pread(self._arena, len(want), offset)
+            if now != want:
+                flat = torch.frombuffer(bytearray(now), dtype=original.dtype) if now else None
+                if flat is None or flat.numel() != original.numel():
+                    raise BadFrame("the arena was cut short")
+                after[key] = flat.reshape(original.shape)
+        return after
+
     @staticmethod
     def _value(meta: dict, tensors: dict) -> tuple[Any, tuple[str, ...]]:
         """The returned tensor (or tuple of them) a successful reply names, and their devices."""
@@ -442,7 +521,7 @@ class StudentModule:
         devices = meta.get("devices")
         if not isinstance(devices, list) or len(devices) != len(outputs):
             raise BadFrame("bad devices")
-        devices = tuple(str(d)[:40] for d in devices)
+        devices = tuple(printable(str(d)[:40]) for d in devices)
         return value, devices
 
     def close(self) -> None:
@@ -456,6 +535,7 @@ class StudentModule:
             self._end(child)
         if self.load_error is None and not any(c.function in self._out_of_time for c in self._log):
             self._sandbox.remember(self.filename, self._log)
+        self._drop_arena()
         self.closed = True
 
     def __enter__(self) -> StudentModule:  # noqa: PYI034

@@ -17,6 +17,7 @@ from __future__ import annotations
 import functools
 import json
 import math
+import os
 import socket
 import struct
 
@@ -42,6 +43,13 @@ TUPLE = "U"  # {"U": [node, ...]}
 DICT = "D"  # {"D": {name: node}}
 MODULE = "M"  # {"M": class name, "S": {name: key}}: a trusted nn.Module built from tensors
 STATE = "S"
+# The arena: a sealed memfd sent with a BATCH or REPLAY frame (SCM_RIGHTS) holding one
+# fresh copy of every tensor argument of every call in it; a call's "arena" maps its
+# argument keys to byte offsets there. On the CPU the child hands the student views of
+# those pages, and the trusted side, which keeps the memfd and the original bytes,
+# reads them back after the reply: which inputs changed is never the child's word.
+ARENA = "arena"
+ARENA_ALIGN = 64
 
 
 def pack_frame(meta: dict, blob: bytes = b"") -> bytes:
@@ -71,11 +79,28 @@ def recv_exact(sock: socket.socket, n: int) -> bytearray:
 
 def recv_frame(sock: socket.socket, max_blob: int) -> tuple[dict, bytearray]:
     """The next frame from a blocking socket; EOFError past the caps."""
-    meta_len, blob_len = HEADER.unpack(recv_exact(sock, HEADER.size))
+    meta, blob, fds = recv_frame_fds(sock, max_blob)
+    for fd in fds:
+        os.close(fd)
+    return meta, blob
+
+
+def recv_frame_fds(sock: socket.socket, max_blob: int) -> tuple[dict, bytearray, list[int]]:
+    """The next frame from a blocking socket and the descriptors sent with its first
+    bytes (the arena, see ARENA); EOFError past the caps."""
+    data, fds, _flags, _addr = socket.recv_fds(sock, HEADER.size, 4)
+    if not data:
+        for fd in fds:
+            os.close(fd)
+        raise EOFError
+    head = bytes(data) + (
+        recv_exact(sock, HEADER.size - len(data)) if len(data) < HEADER.size else b""
+    )
+    meta_len, blob_len = HEADER.unpack(head)
     if meta_len > MAX_META or blob_len > max_blob:
         raise EOFError
     meta = json.loads(recv_exact(sock, meta_len))
-    return meta, recv_exact(sock, blob_len)
+    return meta, recv_exact(sock, blob_len), list(fds)
 
 
 # ---------------------------------------------------------------------------
@@ -192,7 +217,7 @@ def _layout(header: bytes, max_bytes: int) -> tuple[tuple, int]:
 
     try:
         parsed = json.loads(header.decode("utf-8"))
-    except ValueError:  # UnicodeDecodeError included
+    except Exception:  # noqa: BLE001 — ValueError, RecursionError (deep nesting)…
         raise TensorFormatError("header is not JSON") from None
     if not isinstance(parsed, dict):
         raise TensorFormatError("header is not a JSON object")
