@@ -46,13 +46,20 @@ def describe(value: Any) -> str:
     return type(value).__name__
 
 
-def structure(actual: Any, expected: torch.Tensor, *, what: str = "output") -> list[str]:
-    """Lines describing a type, shape or dtype mismatch (empty if the structure is right)."""
+def structure(
+    actual: Any, expected: torch.Tensor, *, what: str = "output", reveal: bool = True
+) -> list[str]:
+    """Lines describing a type, shape or dtype mismatch (empty if the structure is right).
+
+    Without `reveal` (a hidden check) the returned shape is not shown: the student's
+    code chooses it, so it could carry the hidden inputs out."""
     prefix = "" if what == "output" else f"{what}: "
     if type(actual) is not torch.Tensor:
         got = "None" if actual is None else describe(actual)
         return [f"{prefix}returned {got}, expected a torch.Tensor of shape {_shape(expected)}"]
     if actual.shape != expected.shape:
+        if not reveal:
+            return [f"{prefix}returned a tensor of another shape, expected {_shape(expected)}"]
         return [f"{prefix}returned shape {_shape(actual)}, expected {_shape(expected)}"]
     if actual.dtype != expected.dtype:
         return [
@@ -174,12 +181,12 @@ def compare(
         lines: list[str] = []
         for i, (a, e) in enumerate(zip(actual, expected)):
             what = names[i] if i < len(names) else f"output[{i}]"
-            lines += structure(a, e, what=what) or values(
+            lines += structure(a, e, what=what, reveal=reveal) or values(
                 a, e, rtol=rtol, atol=atol, what=what, reveal=reveal, against=against
             )
         return lines
     what = names[0] if names else "output"
-    return structure(actual, expected, what=what) or values(
+    return structure(actual, expected, what=what, reveal=reveal) or values(
         actual, expected, rtol=rtol, atol=atol, what=what, reveal=reveal, against=against
     )
 

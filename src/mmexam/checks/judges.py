@@ -16,8 +16,10 @@ without it.
 
 from __future__ import annotations
 
+import builtins
 import itertools
 import math
+import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -69,13 +71,20 @@ class Caller:
 
     def first(self, call: Call, vjp: Any = None) -> tuple[Any, str | None]:
         """The outcome of `call` (shared with earlier checks unless it has gradients) and
-        the failure its structure shows, if any."""
+        the failure its structure shows, if any.
+
+        Outcomes are kept for later checks only while they fit `KEEP_BYTES` in all:
+        a file answering every call with the largest reply it may send does not
+        keep them all alive in the grader."""
         key = (self.plan.function, id(call.args), call.memory_mb)
         outcome = self.made.get(key) if vjp is None else None
         if outcome is None:
             outcome = self._call(call, call.args, vjp)
             if vjp is None:
-                self.made[key] = outcome
+                kept = self.made.get(_KEPT_BYTES, 0) + _outcome_bytes(outcome)
+                if kept <= KEEP_BYTES:
+                    self.made[key] = outcome
+                    self.made[_KEPT_BYTES] = kept
         return outcome, self._failure(call, outcome)
 
     def again(self, call: Call, args: tuple) -> tuple[Any, str | None]:
@@ -89,7 +98,7 @@ class Caller:
         return f"{self.plan.function}: {what} ({self.plan.name}: {where}{call.label})"
 
     def _call(self, call: Call, args: tuple, vjp: Any) -> Any:
-        kwargs: dict[str, Any] = {}
+        kwargs: dict[str, Any] = {"result_bytes": reply_cap(call, args)}
         if call.memory_mb is not None:
             kwargs["memory_mb"] = call.memory_mb
         if vjp is not None:
@@ -99,6 +108,8 @@ class Caller:
     def _failure(self, call: Call, outcome: Any) -> str | None:
         if not outcome.ok:
             error = outcome.error or "failed"
+            if not self.reveal:
+                error = hidden_error(error)
             if call.memory_mb is not None and _memory_error(error):
                 return self.head(
                     call,
@@ -109,8 +120,83 @@ class Caller:
         want = "cuda" if self.on_cuda else "cpu"
         wrong = [d for d in devices if not str(d).startswith(want)]
         if wrong:
-            return self.head(call, f"returned a tensor on {wrong[0]}, but the inputs are on {want}")
+            device = wrong[0] if self.reveal else "another device"  # the child's own words
+            return self.head(call, f"returned a tensor on {device}, but the inputs are on {want}")
         return None
+
+
+KEEP_BYTES = 64 << 20
+"""The most of the outcomes of one file's calls that a run keeps for checks sharing inputs."""
+_KEPT_BYTES = ("bytes kept",)  # the `made` entry that counts them
+
+
+def _nbytes(value: Any) -> int:
+    """The bytes of the tensors in `value` (tuples, lists and dicts looked into)."""
+    import torch
+
+    if isinstance(value, torch.Tensor):
+        return value.numel() * value.element_size()
+    if isinstance(value, (tuple, list)):
+        return sum(_nbytes(v) for v in value)
+    if isinstance(value, dict):
+        return sum(_nbytes(v) for v in value.values())
+    state = getattr(value, "state", None)  # a ModuleSpec
+    return _nbytes(state) if isinstance(state, dict) else 0
+
+
+def _outcome_bytes(outcome: Any) -> int:
+    fields = ("value", "inputs_after", "grads", "kwargs_after")
+    return sum(_nbytes(getattr(outcome, name, None)) for name in fields)
+
+
+def reply_cap(call: Call, args: tuple) -> int:
+    """The most of a reply the grader reads for `call`: what it can hold when right.
+
+    A reply holds the value, and at most a copy and a gradient of every argument.
+    The value's size is the expected output's where it is known (twice it, so that
+    a wrong dtype still gets its structural message), else sixteen times the
+    arguments' (a second call of a pair, a property without a closed form); 1 MB
+    on top for the JSON, small cases and alignment."""
+    inputs = _nbytes(args)
+    expected = _nbytes(call.expected) if call.expected is not None else 16 * inputs
+    return 2 * expected + 2 * inputs + (1 << 20)
+
+
+_HIDDEN_ERRORS = (
+    # (pattern, what a hidden check says): a category, never the student's own words.
+    (re.compile(r"exceeded [\d.]+ s CPU.*", re.DOTALL), "exceeded the CPU time limit"),
+    (re.compile(r"exceeded [\d.]+ s wall-clock.*", re.DOTALL), "exceeded the wall-clock time limit"),
+    (re.compile(r"(exceeded \d+ MB of memory|exceeded the memory limit).*", re.DOTALL),
+     "exceeded the memory limit"),
+    (re.compile(r"returned .*", re.DOTALL), "returned something other than a plain torch.Tensor"),
+    (re.compile(r"(process died|process exited|called sys\.exit).*", re.DOTALL),
+     "ended its process"),
+    (re.compile(r"sent a reply .*", re.DOTALL), "sent a reply the grader does not read"),
+    (re.compile(r"backward failed.*", re.DOTALL), "failed in the backward pass"),
+    (re.compile(r".*\(in an earlier call\)", re.DOTALL), "failed in an earlier call, not run again"),
+)  # fmt: skip
+_BUILTIN_EXCEPTIONS = frozenset(
+    name for name, value in vars(builtins).items()
+    if isinstance(value, type) and issubclass(value, BaseException)
+)  # fmt: skip
+
+
+def hidden_error(error: str) -> str:
+    """What a hidden check says of a failed call: its kind only.
+
+    The student's code writes exception messages, class names, exit codes and
+    sys.exit arguments, and can put the hidden inputs in them; a hidden check
+    therefore names a built-in exception's type, or the kind of failure, and no
+    more ("raised ValueError", "exceeded the CPU time limit")."""
+    match = re.fullmatch(r"raised ([A-Za-z_]\w*).*", error, re.DOTALL)
+    if match:
+        name = match.group(1)
+        shown = name if name in _BUILTIN_EXCEPTIONS else "an exception"
+        return f"raised {shown} (its message is not shown for hidden inputs)"
+    for pattern, said in _HIDDEN_ERRORS:
+        if pattern.fullmatch(error):
+            return said
+    return "failed (the message is not shown for hidden inputs)"
 
 
 def _memory_error(error: str) -> bool:
@@ -308,7 +394,7 @@ class PairClose(Judge):
             return failure
         first = outcome.value if isinstance(outcome.value, torch.Tensor) else None
         lines = (
-            structure(second.value, first, what="second output")
+            structure(second.value, first, what="second output", reveal=caller.reveal)
             if first is not None
             else ["output is not a tensor"]
         )

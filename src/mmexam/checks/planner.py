@@ -84,14 +84,16 @@ def load_reference(task: str, graders: Path = GRADERS) -> ModuleType:
 
 
 @functools.cache
-def _live_plans(task: str, graders: Path) -> tuple[Plan, ...]:
+def _live_plans(task: str, graders: Path, salt: str = "") -> tuple[Plan, ...]:
     folder = task_dir(task, graders)
     checks = load_file(folder / "checks.py", f"mmexam_graders_{task}_checks")
     caller = reference_caller(load_reference(task, graders))
     out = []
     earlier: dict[str, list[Call]] = {}
     for check in checks.CHECKS:
-        ctx = Context(task, check.name, caller, earlier)
+        ctx = Context(
+            task, check.name, caller, earlier, salt if check.visibility == "public" else ""
+        )
         params = function_info(task, check.function, graders).params
         calls = check.build(ctx)
         earlier[check.name] = calls
@@ -112,12 +114,18 @@ def _live_plans(task: str, graders: Path) -> tuple[Plan, ...]:
     return tuple(out)
 
 
-def plans(task: str, *, fixtures: Path | None = None, graders: Path = GRADERS) -> tuple[Plan, ...]:
-    """The task's planned checks: from graders/ (all checks) or from fixtures (public only)."""
+def plans(
+    task: str, *, fixtures: Path | None = None, graders: Path = GRADERS, salt: str = ""
+) -> tuple[Plan, ...]:
+    """The task's planned checks: from graders/ (all checks) or from fixtures (public only).
+
+    With `salt` (grading), the public checks draw their inputs from a seed mixed with it:
+    the same checks on inputs no practice bundle holds (the bundle is planned unsalted),
+    so a table of the bundle's expected outputs earns nothing in grading."""
     if fixtures is not None:
         return read_fixture(task, Path(fixtures))
     task_dir(task, graders)  # unknown task -> GradeError
-    return _live_plans(task, graders)
+    return _live_plans(task, graders, salt)
 
 
 def export_fixtures(task: str, out_dir: Path, *, graders: Path = GRADERS) -> Path:

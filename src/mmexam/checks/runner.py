@@ -9,9 +9,10 @@ dtype, device), then values (`mmexam.checks.judges`). A wrong answer is data
 Scoring: each check is worth its points when every one of its calls passes,
 zero otherwise (partial credit is per check). Checks that a wrong function
 can pass (inputs left unchanged, the same output twice, an invariance such as
-symmetry, a lower bound, a closed-form answer that is a constant: a constant
-function passes them all) earn their points only when the same function's
-value checks passed in the same run; otherwise they fail "not credited"
+symmetry, a lower bound, a closed-form property that one wrong line meets: every
+check of kind property, mutation, determinism or device) earn their points only
+when the same function's value checks ran and passed in the same run; otherwise
+they fail "not credited"
 (their own failure, if any, is reported instead). Device checks run only in a
 CUDA sandbox; elsewhere they are listed as skipped and count 0 of 0.
 """
@@ -42,6 +43,7 @@ def run_checks(
     fixtures: Path | None = None,
     filename: str | None = None,
     graders: Path | None = None,
+    salt: str | None = None,
 ) -> TaskResult:
     """Grade one student file for `task` in the sandbox and return every check's result.
 
@@ -49,6 +51,8 @@ def run_checks(
     public checks instead of planning from graders/ (then `hidden` must be
     False). `graders`: the course's graders/ folder (default: the shipped
     sample's). Without `sandbox`, one is opened for this call and closed after.
+    With `hidden` (grading) the public checks draw fresh inputs, salted with `salt`
+    (default: `grading_salt()`), that no practice bundle holds.
     """
     from mmexam.paths import GRADERS
 
@@ -57,19 +61,25 @@ def run_checks(
         raise GradeError(
             f"{fixtures}: practice fixtures hold only the public checks — run without --hidden"
         )
+    if not hidden or fixtures is not None:
+        salt = ""
+    elif salt is None:
+        salt = grading_salt()
     selected = [
         p
-        for p in plans(task, fixtures=fixtures, graders=graders)
+        for p in plans(task, fixtures=fixtures, graders=graders, salt=salt)
         if hidden or p.visibility == "public"
     ]
     filename = filename or f"{task}.py"
     own = sandbox is None
+    isolation = "bwrap"
     if sandbox is None:
         from mmexam.paths import trusted_modules
         from mmexam.sandbox import Sandbox
 
         sandbox = Sandbox(modules=trusted_modules(graders))
     try:
+        isolation = str(getattr(sandbox, "isolation", "bwrap"))
         module = sandbox.open(source, filename)
         load_error = module.load_error
         try:
@@ -86,7 +96,22 @@ def run_checks(
         max_score=round(sum(r.max_score for r in results), 6),
         checks=results,
         load_error=load_error,
+        sandbox=isolation,
     )
+
+
+SALT_VARIABLE = "MMEXAM_CHECK_SALT"
+
+
+@functools.cache
+def grading_salt() -> str:
+    """The salt of this grading process's public-check inputs: $MMEXAM_CHECK_SALT when
+    set (to reproduce a run, or share one salt between workers), else drawn once per
+    process — never one a practice bundle was made with."""
+    import os
+    import secrets
+
+    return os.environ.get(SALT_VARIABLE) or secrets.token_hex(8)
 
 
 def _run_plans(
@@ -127,8 +152,10 @@ def _withhold_unearned(selected: list[Plan], results: list[CheckResult]) -> list
                 failing[plan.function].append(plan.name)
     out = []
     for plan, result in zip(selected, results):
-        unmet = failing.get(plan.function)
-        if result.passed and not result.skipped and unmet and plan.judge.waits_for_values():
+        gated = plan.kind in GATED_KINDS or plan.judge.waits_for_values()
+        # No value check ran: nothing shows the values are right.
+        unmet = failing.get(plan.function, ["a value check, and none ran"])
+        if result.passed and not result.skipped and unmet and gated:
             message = (
                 f"{plan.function}: not credited: {plan.function} does not yet match the "
                 f"reference (see {' and '.join(unmet)}) — this check "
@@ -138,6 +165,13 @@ def _withhold_unearned(selected: list[Plan], results: list[CheckResult]) -> list
             result = result.model_copy(update={"passed": False, "score": 0.0, "message": message})
         out.append(result)
     return out
+
+
+GATED_KINDS = frozenset({"property", "mutation", "determinism", "device"})
+"""Kinds of check a wrong function can pass — a property with a closed form is met by a
+one-line wrong function (`return x_a * x_b` for the interaction term), inputs left alone
+and the same output twice by a constant: they pay only once the function's value checks
+pass in the same run, whatever their judge."""
 
 
 @functools.lru_cache(maxsize=32)
