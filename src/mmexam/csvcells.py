@@ -33,12 +33,14 @@ def safe_cell(value: Cell) -> str:
     if isinstance(value, int | float):
         return f"{value:g}" if isinstance(value, float) else str(value)
     text = str(value)
-    return "'" + text if text.startswith(FORMULA_START) else text
+    # text that already starts with quotes before a formula gets one more, so that
+    # read_cell gives back exactly what was written
+    return "'" + text if text.lstrip("'").startswith(FORMULA_START) else text
 
 
 def read_cell(text: str) -> str:
     """A cell read back from a CSV mmexam wrote: the guarding quote removed again."""
-    if text.startswith("'") and text[1:].startswith(FORMULA_START):
+    if text.startswith("'") and text.lstrip("'").startswith(FORMULA_START):
         return text[1:]
     return text
 

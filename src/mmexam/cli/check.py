@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from mmexam.cli.app import NoSandboxOption, app
+from mmexam.cli.app import CourseOption, NoSandboxOption, app
 from mmexam.errors import GradeError
 
 if TYPE_CHECKING:
@@ -43,6 +43,7 @@ def check(
         str, typer.Option("--device", help="Run the student's code on 'cpu' or 'cuda'.")
     ] = "cpu",
     no_sandbox: NoSandboxOption = False,
+    course: CourseOption = None,
 ) -> None:
     """Run a code task's checks on one file and show each check's points and feedback.
 
@@ -52,19 +53,34 @@ def check(
     Example: mmexam check fusion submissions/s001/fusion.py --json
     """
     from mmexam.checks.tasks import list_tasks
+    from mmexam.course import resolve_course
+    from mmexam.paths import trusted_modules
 
-    if task not in list_tasks():
-        raise GradeError(f"unknown code task '{task}' — known tasks: {', '.join(list_tasks())}")
+    graders = resolve_course(course).graders
+    known = list_tasks(graders)
+    if task not in known:
+        raise GradeError(
+            f"unknown code task '{task}' in {graders} — known tasks: {', '.join(known) or 'none'}"
+        )
     source = read_source(file)
 
     from mmexam.checks import run_checks
 
     def grade(sandbox) -> TaskResult:
-        return run_checks(task, source, hidden=hidden, sandbox=sandbox, filename=file.name)
+        return run_checks(
+            task, source, hidden=hidden, sandbox=sandbox, filename=file.name, graders=graders
+        )
 
     here = file.resolve().parent
     hide = (here, here.parent)  # the student's folder and the submissions beside it
-    run_and_show(grade, as_json=as_json, no_sandbox=no_sandbox, device=device, hide=hide)
+    run_and_show(
+        grade,
+        as_json=as_json,
+        no_sandbox=no_sandbox,
+        device=device,
+        modules=trusted_modules(graders),
+        hide=hide,
+    )
 
 
 def run_and_show(
