@@ -37,16 +37,20 @@ SHIFT = {"easy": -0.9, "medium": 0.0, "hard": 0.9}
 # ---------------------------------------------------------------- papers
 
 
-def same_questions(bank: Any) -> Any:
-    """The bank with every part's pool cut to `pick` questions: one question set for all.
+def same_questions(bank: Any, seed: int) -> Any:
+    """The bank with every part's pool cut to one drawn paper's questions: one set for all.
 
     Options are still shuffled and parameters still drawn per student (the
     common "same exam, shuffled" design); the shipped blueprint instead draws
-    10 of 69 multiple-choice questions and 1 of 3 problems per part.
+    10 of 69 multiple-choice questions and 1 of 3 problems per part. The set
+    is the paper the build draws for a reference id, so it meets the bank's
+    own constraints (exclusions, topic cover).
     """
+    paper = draw_paper(bank, seed, "reference")
     parts = []
-    for part in bank.blueprint.parts:
-        ids = [q.id for q in bank.pool(part)][: part.pick]
+    for paper_part in paper.parts:
+        part = paper_part.part
+        ids = [q.id for q in paper_part.questions]
         parts.append(part.model_copy(update={"pool": part.pool.model_copy(update={"ids": ids})}))
     return replace(bank, blueprint=bank.blueprint.model_copy(update={"parts": parts}))
 
@@ -55,7 +59,7 @@ def draw_class(n: int, seed: int, same: bool = False) -> tuple[Any, Manifest]:
     """The bank and a manifest for `n` roster ids, drawn by the build's own code."""
     bank = load_bank(DEFAULT_BANK)
     if same:
-        bank = same_questions(bank)
+        bank = same_questions(bank, seed)
     students = [
         draw_paper(bank, seed, f"s{k:05d}", name=f"Student {k}").manifest_entry()
         for k in range(1, n + 1)

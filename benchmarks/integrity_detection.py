@@ -28,8 +28,8 @@
    item; code checks are not run: their points do not enter the integrity
    check) into graded/*.json, then the integrity check reads that folder,
    variants.json and the submissions exactly as `mmexam integrity` does.
-5. Figures: injected pairs found among the listed pairs (at most 20, family-wise
-   level 0.05), innocent pairs listed, per kind; the same for the 20
+5. Figures: injected pairs found among the listed pairs (q < 0.05, at most
+   20), innocent pairs listed, per kind; the same for the 20
    highest-ranked pairs whatever their p-value; the same with a seating
    chart (random seats, each copier beside their source, as copying from a
    paper needs); and a baseline in the same run: the 20 pairs with the most
@@ -123,6 +123,9 @@ def run(
             (p.p_adjusted for p in ranking.pairs if (ids[p.a], ids[p.b]) not in injected),
             default=1.0,
         ),
+        "innocent_min_q": min(
+            (p.q for p in ranking.pairs if (ids[p.a], ids[p.b]) not in injected), default=1.0
+        ),
         "seconds_setup": round(drawn - started, 1),
         "seconds_integrity": round(checked - drawn, 1),
         "missed": [
@@ -136,7 +139,7 @@ def run(
 def _rank(ranking, ids: list[str], pair: tuple[str, str]) -> tuple[int, float] | None:
     for r, p in enumerate(ranking.pairs, start=1):
         if (ids[p.a], ids[p.b]) == pair:
-            return r, p.p_adjusted
+            return r, p.q
     return None
 
 
@@ -167,10 +170,11 @@ def show(result: dict[str, Any]) -> None:
     rate = sum(result["integrity"]["found"].values()) / total
     print(
         f"detection rate {rate:.0%}; innocent pairs listed: {result['integrity']['innocent']}; "
-        f"most unusual innocent pair: corrected p = {result['innocent_min_p']:.2g}"
+        f"most unusual innocent pair: q = {result['innocent_min_q']:.2g}, "
+        f"family-wise p = {result['innocent_min_p']:.2g}"
     )
     for miss in result["missed"]:
-        print(f"  missed {miss['kind']}: {miss['pair']} (rank, corrected p: {miss['rank']})")
+        print(f"  missed {miss['kind']}: {miss['pair']} (rank, q: {miss['rank']})")
     print(
         f"setup (draw, simulate, grade): {result['seconds_setup']} s; "
         f"integrity check: {result['seconds_integrity']} s"

@@ -37,8 +37,9 @@ def test_the_report_lists_the_copied_pairs_first(synthetic_class, tmp_path):
     assert set(strong) <= set(listed[: len(strong) + 1]), (listed, injected)
     for pair in report["pairs"]:
         assert pair["reasons"], pair
-        if pair["p_adjusted"] < report["alpha"]:
-            assert pair["p"] <= pair["p_adjusted"]
+        assert pair["q"] < report["alpha"]
+        assert pair["p"] <= pair["q"] + 1e-300 or pair["q"] == 1.0
+        assert pair["q"] <= pair["p_adjusted"] + 1e-12
     html = (out / "integrity.html").read_text()
     assert "Similarity is a reason to look, never a verdict." in html
     full = next(k for k, kind in injected.items() if kind == "full")

@@ -7,7 +7,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mmexam.integrity.stats import bonferroni_min, holm, poisson_binomial_tail, tail_one
+from mmexam.integrity.stats import (
+    benjamini_hochberg,
+    bonferroni_min,
+    holm,
+    poisson_binomial_tail,
+    tail_one,
+)
 
 
 def brute_tail(probs: list[float], k: int) -> float:
@@ -53,6 +59,17 @@ def test_weighted_holm_favours_the_weighted_hypothesis_and_equal_weights_change_
     # ...and a non-neighbour pays for it: the error rate is shared, not created.
     assert holm(p, weights)[1] > holm(p)[1]
     assert all(0 <= x <= 1 for x in holm(p, weights))
+
+
+def test_benjamini_hochberg_matches_the_step_up_rule_and_is_never_above_holm():
+    p = [0.01, 0.04, 0.03, 0.005]
+    # sorted 0.005, 0.01, 0.03, 0.04 -> 0.02, 0.02, 0.04, 0.04 (m / rank, then step up)
+    assert benjamini_hochberg(p) == pytest.approx([0.02, 0.04, 0.04, 0.02])
+    rng = np.random.default_rng(1)
+    many = list(rng.uniform(size=200) ** 3)
+    assert all(q <= h + 1e-12 for q, h in zip(benjamini_hochberg(many), holm(many)))
+    weighted = benjamini_hochberg([0.004, 0.004, 0.5, 0.5], [4.0, 1.0, 1.0, 1.0])
+    assert weighted[0] < benjamini_hochberg([0.004, 0.004, 0.5, 0.5])[0] < weighted[1]
 
 
 def test_bonferroni_min_multiplies_the_smallest_by_the_count():

@@ -46,7 +46,12 @@ def integrity(
     top: Annotated[int, typer.Option("--top", min=1, help="List at most this many pairs.")] = 20,
     alpha: Annotated[
         float,
-        typer.Option("--alpha", min=1e-12, max=0.5, help="Family-wise level for listing a pair."),
+        typer.Option(
+            "--alpha",
+            min=1e-12,
+            max=0.5,
+            help="List pairs with q below this (false discovery rate).",
+        ),
     ] = 0.05,
     text: Annotated[
         TextMeasure,
@@ -86,12 +91,13 @@ def show_report(console: Console, report: IntegrityReport, paths: dict[str, Path
 
     if report.pairs:
         table = Table(title=f"{report.students} students, {report.pairs_tested} pairs compared")
-        for name in ("#", "pair", "corrected p", "evidence"):
+        for name in ("#", "pair", "q", "family-wise p", "evidence"):
             table.add_column(name)
         for pair in report.pairs:
             table.add_row(
                 str(pair.rank),
                 f"{pair.a} & {pair.b}",
+                fmt_p(pair.q),
                 fmt_p(pair.p_adjusted),
                 "\n".join(pair.reasons) or "—",
             )
@@ -99,7 +105,7 @@ def show_report(console: Console, report: IntegrityReport, paths: dict[str, Path
     else:
         console.print(
             f"{report.students} students, {report.pairs_tested} pairs compared: no pair agrees "
-            f"more than chance allows (corrected p < {report.alpha:g})"
+            f"more than chance allows (q < {report.alpha:g})"
         )
     console.print("similarity is a reason to look, never a verdict — read the evidence first")
     for note in report.notes:

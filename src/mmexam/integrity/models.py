@@ -204,7 +204,11 @@ class Pair(_Out):
     p: float = Field(description="Smallest component p-value times the number of components.")
     p_adjusted: float = Field(
         description="p corrected (Holm) for every pair in the class: the family-wise chance "
-        "that a pair of independent students looks at least this alike."
+        "that any pair of independent students looks at least this alike."
+    )
+    q: float = Field(
+        description="Benjamini-Hochberg q-value: listing every pair at this q or lower, the "
+        "expected share of pairs among them who worked alone."
     )
     neighbours: bool | None = Field(
         default=None, description="Seated next to each other (null without a seating chart)."
@@ -221,7 +225,9 @@ class IntegrityReport(_Out):
 
     students: int = Field(description="Students compared.")
     pairs_tested: int = Field(description="Pairs of students compared (the correction's size).")
-    alpha: float = Field(description="Family-wise level below which a pair is listed.")
+    alpha: float = Field(
+        description="Pairs with q below this are listed (the false discovery rate allowed)."
+    )
     top: int = Field(description="At most this many pairs are listed.")
     seats: bool = Field(description="Whether a seating chart weighted neighbours.")
     text_backend: str = Field(description="How written answers were compared.")

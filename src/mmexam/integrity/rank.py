@@ -1,14 +1,21 @@
 """Every pair of students scored, corrected for their number, ranked: the core's entry point.
 
 A pair's p-value is the smallest of its component p-values (choices,
-numbers, code, written answers), times the number of components (Bonferroni over the
-components, which suits evidence that usually sits in one place: a copied
-program, a copied problem). The p-values of all pairs are then corrected
-together with Holm's method (weighted by a seating chart where one is
-given): `p_adjusted` below 0.05 means that in a class where everyone worked
-alone, the chance that *any* pair looks this alike is below 5%. Written
-answers enter through their rank p-value (`text`). Listed are the pairs
-under `alpha`, most unusual first, at most `top`.
+numbers, code, written answers), times the number of components (Bonferroni
+over the components, which suits evidence that usually sits in one place: a
+copied program, a copied problem). The p-values of all pairs are then
+corrected together, two ways (both weighted by a seating chart where one is
+given):
+
+- `q` (Benjamini-Hochberg): listing every pair with q below 0.05 keeps the
+  expected share of innocent pairs *among those listed* below 5%. This is the
+  screening question an instructor asks of a short list, and it decides what
+  is listed.
+- `p_adjusted` (Holm): the chance that in a class where everyone worked
+  alone *any* pair looks this alike. Far stricter; a pair under 0.05 here
+  stands out even taken on its own.
+
+Listed are the pairs with q under `alpha`, most unusual first, at most `top`.
 """
 
 from __future__ import annotations
@@ -28,7 +35,7 @@ from mmexam.integrity.models import (
     Sheet,
     SimilarText,
 )
-from mmexam.integrity.stats import holm
+from mmexam.integrity.stats import benjamini_hochberg, holm
 
 
 @dataclass
@@ -44,6 +51,7 @@ class Scored:
     text: list[SimilarText] = field(default_factory=list)
     text_p: float | None = None
     p_adjusted: float = 1.0
+    q: float = 1.0
     neighbours: bool | None = None
 
     @property
@@ -107,16 +115,18 @@ def score_class(
         pair.p = min(1.0, min(parts) * k)
     ids = [s.id for s in sheets]
     w, near = seats.weights(ids, [(p.a, p.b) for p in pairs], chart, settings.neighbour_weight)
-    for pair, adjusted, close in zip(pairs, holm([p.p for p in pairs], w), near):
+    raw = [p.p for p in pairs]
+    for pair, adjusted, q, close in zip(pairs, holm(raw, w), benjamini_hochberg(raw, w), near):
         pair.p_adjusted = adjusted
+        pair.q = q
         pair.neighbours = close
-    pairs.sort(key=lambda p: (p.p_adjusted, p.p, -p.listed_text, p.a, p.b))
+    pairs.sort(key=lambda p: (p.q, p.p_adjusted, p.p, -p.listed_text, p.a, p.b))
     return Ranking(sheets, pairs, backend, k, choices.popularity(sheets), tasks)
 
 
 def listed(ranking: Ranking, settings: Settings) -> list[Scored]:
-    """The pairs worth a look: corrected p under alpha, most unusual first; at most `top`."""
-    return [p for p in ranking.pairs if p.p_adjusted < settings.alpha][: settings.top]
+    """The pairs worth a look: q under alpha, most unusual first; at most `top`."""
+    return [p for p in ranking.pairs if p.q < settings.alpha][: settings.top]
 
 
 def _reasons(
@@ -130,7 +140,13 @@ def _reasons(
             if c.level == "authored"
             else "the same letters at the same numbers"
         )
-        wrong = f", {len(c.shared_wrong)} of them the same wrong answer" if c.shared_wrong else ""
+        n = len(c.shared_wrong)
+        if not n:
+            wrong = ""
+        elif c.level == "authored":
+            wrong = f", {n} of them the same wrong answer"
+        else:
+            wrong = f", {n} of them wrong for at least one of the two"
         lines.append(
             f"Multiple choice: {c.matches} of {c.items} shared answers agree ({where}{wrong}); "
             f"{c.expected:.1f} expected from students of their ability working alone (p = {c.p:.2g})."
@@ -188,6 +204,7 @@ def check_integrity(
                 name_b=b.name,
                 p=pair.p,
                 p_adjusted=pair.p_adjusted,
+                q=pair.q,
                 neighbours=pair.neighbours,
                 reasons=_reasons(pair, ci, code_index),
                 choices=ci,

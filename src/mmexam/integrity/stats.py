@@ -78,6 +78,34 @@ def holm(pvalues: Sequence[float], weights: Sequence[float] | None = None) -> li
     return [float(x) for x in adjusted]
 
 
+def benjamini_hochberg(
+    pvalues: Sequence[float], weights: Sequence[float] | None = None
+) -> list[float]:
+    """Benjamini-Hochberg q-values (weighted as Genovese, Roeder and Wasserman 2006).
+
+    Listing every hypothesis with q below 0.05 keeps the expected share of
+    true nulls among those listed (the false discovery rate) below 5%: of 20
+    pairs listed, about one at most is expected to have worked alone. Weights
+    are rescaled to average 1 and divide the p-values, as in `holm`. Pairs
+    share students, so the tests are not independent; BH holds under the
+    positive dependence such overlaps create (Benjamini and Yekutieli 2001).
+    """
+    m = len(pvalues)
+    if m == 0:
+        return []
+    p = np.asarray(pvalues, dtype=float)
+    w = np.ones(m) if weights is None else np.asarray(weights, dtype=float)
+    if np.any(w <= 0):
+        raise ValueError("weights must be positive")
+    scaled = p / (w / w.mean())
+    order = np.argsort(scaled, kind="stable")
+    ranked = scaled[order] * m / np.arange(1, m + 1)
+    ranked = np.minimum(np.minimum.accumulate(ranked[::-1])[::-1], 1.0)
+    q = np.empty(m)
+    q[order] = ranked
+    return [float(x) for x in q]
+
+
 def bonferroni_min(pvalues: Sequence[float]) -> float:
     """The smallest of k p-values, multiplied by k (capped at 1): a valid p for 'any of them'."""
     kept = [p for p in pvalues if p is not None]

