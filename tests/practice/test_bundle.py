@@ -127,7 +127,9 @@ def test_the_bundle_holds_the_practice_pool_starters_and_public_fixtures(shipped
     } == expected_files
     bundle = load_bundle(folder)
     bank = load_bank(DEFAULT_BANK)
-    assert [q.id for q in bundle.questions] == [q.id for q in bank.questions.values() if q.practice]
+    assert [q.id for q in bundle.questions] == [
+        q.id for q in bank.questions.values() if bank.in_practice(q)
+    ]
     assert bundle.blueprint == bank.blueprint
     for task in tasks:
         entry = bundle.task(task)

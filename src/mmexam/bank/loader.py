@@ -30,8 +30,11 @@ from mmexam.bank.models import (
     Problem,
     ShortAnswer,
 )
+from mmexam.bank.overlap import undeclared
 from mmexam.bank.reader import Document, ReadError, read_file
 from mmexam.bank.report import BankReport
+from mmexam.bank.report import Problem as Finding
+from mmexam.bank.statistics import STATISTICS_FILE, StatisticsFile, read_statistics
 from mmexam.errors import BankError
 
 BLUEPRINT = "exam.yaml"
@@ -59,26 +62,34 @@ def bank_files(root: Path) -> list[Path]:
 
 
 def check_bank(
-    path: Path | str, *, graders: Path | None = None, math: bool = True, cache: bool = True
+    path: Path | str,
+    *,
+    graders: Path | None = None,
+    math: bool = True,
+    cache: bool = True,
+    overlaps: bool = False,
 ) -> BankReport:
     """Validate the bank folder at `path`; see the module docstring.
 
     graders: the folder of code tasks (default: the shipped graders/).
     math: convert every formula and typeset it with Typst (the slow part).
     cache: remember markup results across runs (see `mathcache`).
+    overlaps: also look for questions that ask alike without an `excludes:` (warnings).
     """
     # Loading builds many small objects and no reference cycles worth
     # collecting: the cyclic GC would only rescan them again and again.
     enabled = gc.isenabled()
     gc.disable()
     try:
-        return _check_bank(path, graders=graders, math=math, cache=cache)
+        return _check_bank(path, graders=graders, math=math, cache=cache, overlaps=overlaps)
     finally:
         if enabled:
             gc.enable()
 
 
-def _check_bank(path: Path | str, *, graders: Path | None, math: bool, cache: bool) -> BankReport:
+def _check_bank(
+    path: Path | str, *, graders: Path | None, math: bool, cache: bool, overlaps: bool
+) -> BankReport:
     from mmexam.paths import GRADERS
 
     root = Path(path)
@@ -123,6 +134,7 @@ def _check_bank(path: Path | str, *, graders: Path | None, math: bool, cache: bo
             _load_questions(ctx, file)
 
     rules.check_ids(ctx)
+    rules.check_excludes(ctx)
     sites: list[Any] = []
     for entry in ctx.valid():
         rules.check_question(ctx, entry)
@@ -134,14 +146,48 @@ def _check_bank(path: Path | str, *, graders: Path | None, math: bool, cache: bo
         content.check_markup(ctx, sites, verdicts)
         verdicts.save()
 
+    statistics = _statistics(ctx, root)
     if not ctx.problems and ctx.blueprint is not None:
         report.bank = Bank(
             root=root,
             blueprint=ctx.blueprint,
             questions={e.question.id: e.question for e in ctx.entries},
             sources={e.question.id: (e.file, e.doc.where(e.path)[0]) for e in ctx.entries},
+            statistics=statistics,
         )
+        if overlaps:
+            report.warnings = overlap_warnings(ctx)
     return _finish(report, ctx)
+
+
+def _statistics(ctx: Context, root: Path) -> StatisticsFile | None:
+    try:
+        return read_statistics(root)
+    except BankError as error:
+        ctx.add(str(root / STATISTICS_FILE), 0, 0, None, str(error).split(": ", 1)[1])
+        return None
+
+
+def overlap_warnings(ctx: Context) -> list[Finding]:
+    """Suspected overlaps no `excludes:` declares, at the first question of each pair."""
+    entries = {e.question.id: e for e in ctx.entries}
+    found = []
+    for pair in undeclared({qid: e.question for qid, e in entries.items()}):
+        entry = entries[pair.first]
+        line, col = entry.doc.where(entry.path)
+        other = f"{pair.second}{pair.where[1]}"
+        found.append(
+            Finding(
+                entry.file,
+                line,
+                col,
+                pair.first,
+                f"warning: {pair.first}{pair.where[0]} and {other} ask alike (similarity "
+                f"{pair.score:.2f}) — if one repeats or gives away the other, add "
+                f"`excludes: [{pair.second}]` to either; otherwise reword one",
+            )
+        )
+    return found
 
 
 def _finish(report: BankReport, ctx: Context) -> BankReport:

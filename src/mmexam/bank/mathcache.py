@@ -117,8 +117,8 @@ class MarkupCache:
             while len(table) > MAX_ENTRIES:
                 table.pop(next(iter(table)))
         try:
-            table = {"formulas": self.formulas, "texts": self.texts}
-            atomic_write(self.path, json.dumps(table, ensure_ascii=False, separators=(",", ":")))
+            payload = {"formulas": self.formulas, "texts": self.texts}
+            atomic_write(self.path, json.dumps(payload, ensure_ascii=False, separators=(",", ":")))
         except OSError:
             return
         self.dirty = False

@@ -191,7 +191,16 @@ class Meta(Model):
         default_factory=dict,
         description="Values drawn per student, usable as {{ name }} in text, options and answers.",
     )
-    practice: bool = Field(default=True, description="Offer this question in practice mode.")
+    practice: bool | None = Field(
+        default=None,
+        description="Offer this question in practice mode: true or false; unset, the "
+        "blueprint part's `practice` decides (false keeps an item for the exam).",
+    )
+    excludes: list[Slug] = Field(
+        default_factory=list,
+        description="Ids of questions that may not share a paper with this one (one repeats "
+        "or gives away the other); either side may declare it.",
+    )
 
     @field_validator("params")
     @classmethod
@@ -303,6 +312,13 @@ class Pool(Model):
     )
 
 
+class Cover(Model):
+    """Every paper draws at least `min` of this part's questions tagged with one of `topics`."""
+
+    topics: list[Slug] = Field(min_length=1, description="Topics, any of which counts.")
+    min: int = Field(default=1, ge=1, description="Questions per paper with one of the topics.")
+
+
 class Part(Model):
     """One part of the exam, e.g. '1. Multiple choice (10 x 2 = 20 points)'."""
 
@@ -326,6 +342,25 @@ class Part(Model):
     pool: Pool = Field(
         default_factory=Pool, description="Narrow the questions this part draws from."
     )
+    cover: list[Cover] = Field(
+        default_factory=list,
+        description="Topic coverage every paper must have within this part.",
+    )
+
+
+class Balance(Model):
+    """How far a paper's expected score may sit from the exam's target."""
+
+    band: float = Field(
+        default=0.03,
+        gt=0,
+        le=1,
+        description="Largest allowed distance between a paper's expected share of the "
+        "non-bonus points and the target (the mean over all draws): 0.03 is ±3 points of 100.",
+    )
+    tries: int = Field(
+        default=400, ge=1, le=100_000, description="Redraws per paper before giving up."
+    )
 
 
 class Blueprint(Model):
@@ -344,3 +379,7 @@ class Blueprint(Model):
         description="Every topic tag questions may use, with a one-line description."
     )
     parts: list[Part] = Field(min_length=1, description="The parts, in printed order.")
+    balance: Balance | None = Field(
+        default=None,
+        description="Keep every paper's expected difficulty within a band (off when absent).",
+    )

@@ -39,6 +39,9 @@ class BankReport:
     bank: Bank | None
     problems: list[Problem] = field(default_factory=list)
     files: list[str] = field(default_factory=list)
+    warnings: list[Problem] = field(
+        default_factory=list
+    )  # worth a look, not wrong: suspected overlaps that no `excludes:` declares
 
     @property
     def errors(self) -> list[Problem]:
@@ -57,8 +60,9 @@ class BankReport:
             return "no bank"
         kinds = Counter(q.kind for q in self.bank.questions.values())
         shown = ", ".join(f"{n} {k}" for k, n in sorted(kinds.items()))
+        warned = f", {_plural(len(self.warnings), 'warning')}" if self.warnings else ""
         return (
             f"{_plural(len(self.bank.questions), 'question')} in "
             f"{_plural(len(self.files), 'file')} ({shown}), "
-            f"{_plural(len(self.bank.blueprint.parts), 'part')}: no problems"
+            f"{_plural(len(self.bank.blueprint.parts), 'part')}: no problems{warned}"
         )

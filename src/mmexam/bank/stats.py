@@ -23,6 +23,15 @@ class PartStats(BaseModel):
     part_kinds: dict[str, int] = Field(description="Kinds of the parts of the pool's problems.")
 
 
+class TopicCoverage(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    topic: str = Field(description="Topic tag from the blueprint.")
+    description: str = Field(description="The lecture section it stands for.")
+    questions: int = Field(description="Questions tagged with it (0: the section is uncovered).")
+    parts: dict[str, int] = Field(description="Those questions per blueprint part.")
+
+
 class BankStats(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -34,6 +43,9 @@ class BankStats(BaseModel):
     part_kinds: dict[str, int] = Field(description="Parts of problems per kind.")
     topics: dict[str, int] = Field(description="Questions tagged with each topic (all topics).")
     difficulty: dict[str, int] = Field(description="Questions per difficulty.")
+    coverage: list[TopicCoverage] = Field(
+        description="Per lecture topic, in the blueprint's order: questions and parts."
+    )
 
 
 def _sorted(counter: Counter) -> dict[str, int]:
@@ -70,10 +82,19 @@ def bank_stats(bank: Bank) -> BankStats:
     return BankStats(
         questions=len(questions),
         parameterised=sum(1 for q in questions if q.params),
-        practice=sum(1 for q in questions if q.practice),
+        practice=sum(1 for q in questions if bank.in_practice(q)),
         parts=parts,
         kinds=_sorted(kinds),
         part_kinds=_sorted(part_kinds),
         topics=dict(sorted(topics.items(), key=lambda kv: (-kv[1], kv[0]))),
         difficulty={k: difficulty[k] for k in ("easy", "medium", "hard")},
+        coverage=[
+            TopicCoverage(
+                topic=topic,
+                description=description,
+                questions=topics[topic],
+                parts=_sorted(Counter(q.part for q in questions if topic in q.topics)),
+            )
+            for topic, description in bank.blueprint.topics.items()
+        ],
     )

@@ -1,7 +1,8 @@
-"""`mmexam bank ...`: inspect the question bank (`mmexam bank stats`)."""
+"""`mmexam bank ...`: inspect the question bank (`mmexam bank stats`, `mmexam bank learn`)."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Annotated
 
@@ -13,6 +14,22 @@ bank_app = typer.Typer(help="Inspect the question bank.", no_args_is_help=True)
 app.add_typer(bank_app, name="bank")
 
 
+def _draws(seeds: str, roster: Path | None, seed: int) -> tuple[list[tuple[int, str]], str]:
+    """(seed, student) pairs to survey, and how to name them."""
+    if roster is not None:
+        from mmexam.roster import parse_roster
+
+        entries = parse_roster(roster.read_text(encoding="utf-8"), str(roster))
+        return [(seed, e.id) for e in entries], f"{len(entries)} papers of {roster} (seed {seed})"
+    try:
+        first, last = (int(x) for x in seeds.split(":"))
+    except ValueError as error:
+        raise typer.BadParameter(
+            f"'{seeds}' is not a range like 0:2000", param_hint="--seeds"
+        ) from error
+    return [(k, "student") for k in range(first, last)], f"{last - first} papers (seeds {seeds})"
+
+
 @bank_app.command()
 def stats(
     bank: Annotated[
@@ -22,21 +39,38 @@ def stats(
     json_output: Annotated[
         bool, typer.Option("--json", help="Print JSON instead of tables.")
     ] = False,
+    seeds: Annotated[
+        str, typer.Option(help="Draw one paper per seed in START:STOP and survey them.")
+    ] = "0:2000",
+    roster: Annotated[
+        Path | None,
+        typer.Option(help="Survey this roster's papers (with --seed) instead of a seed range."),
+    ] = None,
+    seed: Annotated[int, typer.Option(help="The exam seed of the roster's papers.")] = 0,
     course: CourseOption = None,
 ) -> None:
-    """Count the bank's questions per part, kind, topic and difficulty.
+    """Count the bank's questions; survey drawn papers (overlaps, difficulty spread, coverage).
 
-    Example: mmexam bank stats --json
+    Example: mmexam bank stats --seeds 0:2000
     """
     from mmexam.bank import load_bank
     from mmexam.bank.stats import bank_stats
+    from mmexam.build.survey import survey
     from mmexam.course import resolve_course
 
     found = resolve_course(course)
-    figures = bank_stats(load_bank(bank or found.bank, graders=found.graders, math=False))
+    loaded = load_bank(bank or found.bank, graders=found.graders, math=False)
+    figures = bank_stats(loaded)
+    draws, drawn = _draws(seeds, roster, seed)
+    papers = survey(loaded, draws)
     if json_output:
-        typer.echo(figures.model_dump_json(indent=2))
+        shown = {**figures.model_dump(mode="json"), "papers": papers.model_dump(mode="json")}
+        typer.echo(json.dumps(shown, indent=2))
         return
+    _show(figures, papers, drawn)
+
+
+def _show(figures, papers, drawn: str) -> None:
     from rich.console import Console
     from rich.table import Table
 
@@ -66,7 +100,6 @@ def stats(
         ("kind", figures.kinds),
         ("problem part kind", figures.part_kinds),
         ("difficulty", figures.difficulty),
-        ("topic", figures.topics),
     ):
         table = Table(title=f"per {title}")
         table.add_column(title)
@@ -74,3 +107,83 @@ def stats(
         for name, count in counts.items():
             table.add_row(name, str(count))
         console.print(table)
+    coverage = Table(title=f"per topic: coverage of the lecture ({drawn})")
+    for column in ("topic", "questions", "parts", "papers asking it"):
+        coverage.add_column(column, justify="left" if column in ("topic", "parts") else "right")
+    for topic in figures.coverage:
+        coverage.add_row(
+            topic.topic + ("" if topic.questions else " (uncovered)"),
+            str(topic.questions),
+            ", ".join(f"{n} {p}" for p, n in topic.parts.items()),
+            f"{papers.topics.get(topic.topic, 0.0):.0%}",
+        )
+    console.print(coverage)
+    band = (
+        f"band ±{papers.band:g} around {papers.target:.3f}: {papers.outside_band} outside"
+        if papers.band is not None
+        else f"no band (target {papers.target:.3f})"
+    )
+    console.print(
+        f"{drawn}: {papers.overlapping} with an overlap ({papers.overlap_share:.1%}); "
+        f"expected score {papers.expected_min:.3f}–{papers.expected_max:.3f} "
+        f"(spread {papers.spread:.3f}; {band}); drawn in {papers.seconds:.1f} s"
+    )
+    for pair, count in list(papers.pairs.items())[:10]:
+        console.print(f"  {pair}: {count} papers")
+
+
+@bank_app.command("export")
+def export(
+    to: Annotated[
+        str, typer.Option("--to", help="moodle-xml or qti (QTI 1.2, as Canvas imports).")
+    ],
+    bank: Annotated[
+        Path | None,
+        typer.Argument(help="Bank folder (exam.yaml + question files); default: the course's."),
+    ] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", "-o", help="File to write (default: bank.xml or bank-qti.zip)."),
+    ] = None,
+    versions: Annotated[
+        int,
+        typer.Option("--versions", min=1, help="Drawn versions of each parameterised question."),
+    ] = 3,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the drawn versions.")] = 0,
+    course: CourseOption = None,
+) -> None:
+    """Export the auto-gradable questions as an LMS quiz bank (Moodle XML or QTI).
+
+    MCQ, multi-select and numeric questions, and short answers as essays with the rubric
+    for the graders; math stays LaTeX for the LMS's MathJax.
+
+    Example: mmexam bank export --to moodle-xml --out midterm.xml
+    """
+    from mmexam.bank import load_bank
+    from mmexam.bank.export import lms_items
+    from mmexam.course import resolve_course
+    from mmexam.errors import BankError
+    from mmexam.files import atomic_write
+
+    if to not in ("moodle-xml", "qti"):
+        raise BankError(f"--to {to}: choose moodle-xml or qti")
+    found = resolve_course(course)
+    items = lms_items(
+        load_bank(bank or found.bank, graders=found.graders, math=False),
+        versions=versions,
+        seed=seed,
+    )
+    if to == "moodle-xml":
+        from mmexam.bank.export.moodle import moodle_xml
+
+        target = out or Path("bank.xml")
+        atomic_write(target, moodle_xml(items))
+    else:
+        from mmexam.bank.export.qti import qti_package
+
+        target = out or Path("bank-qti.zip")
+        atomic_write(target, qti_package(items))
+    groups = len({i.group for i in items.items})
+    typer.echo(f"wrote {target}: {len(items.items)} items from {groups} questions ({to})")
+    for note in items.notes:
+        typer.echo(f"note: {note}", err=True)

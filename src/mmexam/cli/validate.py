@@ -39,9 +39,11 @@ def validate(
     if bank is None or graders is None:
         found = resolve_course(course)
         bank, graders = bank or found.bank, graders or found.graders
-    report = check_bank(bank, graders=graders, math=math)
+    report = check_bank(bank, graders=graders, math=math, overlaps=True)
     for problem in report.problems:
         typer.echo(str(problem))
+    for warning in report.warnings:
+        typer.echo(str(warning))
     typer.echo(report.summary())
     if report.problems or report.bank is None:
         raise typer.Exit(1)

@@ -25,6 +25,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from mmexam.bank.bank import practice_allowed
 from mmexam.bank.models import Blueprint, Code, CodePart, Problem, Question
 from mmexam.errors import PracticeError
 
@@ -63,13 +64,12 @@ class Bundle(BaseModel):
 
 
 def in_practice(question: Question, blueprint: Blueprint) -> bool:
-    """Whether practice mode offers `question`: its own flag and its part's both allow it."""
-    excluded_parts = {part.id for part in blueprint.parts if not part.practice}
-    return question.practice and question.part not in excluded_parts
+    """Whether practice mode offers `question`: its own `practice` if set, else its part's."""
+    return practice_allowed(question, blueprint)
 
 
 def practice_questions(questions: list[Question], blueprint: Blueprint) -> list[Question]:
-    """The questions offered in practice mode (`practice: true` on question and part, the default)."""
+    """The questions practice mode offers (see `in_practice`)."""
     return [q for q in questions if in_practice(q, blueprint)]
 
 
