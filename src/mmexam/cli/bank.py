@@ -187,3 +187,60 @@ def export(
     typer.echo(f"wrote {target}: {len(items.items)} items from {groups} questions ({to})")
     for note in items.notes:
         typer.echo(f"note: {note}", err=True)
+
+
+@bank_app.command("export")
+def export(
+    to: Annotated[
+        str, typer.Option("--to", help="moodle-xml or qti (QTI 1.2, as Canvas imports).")
+    ],
+    bank: Annotated[
+        Path | None,
+        typer.Argument(help="Bank folder (exam.yaml + question files); default: the course's."),
+    ] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", "-o", help="File to write (default: bank.xml or bank-qti.zip)."),
+    ] = None,
+    versions: Annotated[
+        int,
+        typer.Option("--versions", min=1, help="Drawn versions of each parameterised question."),
+    ] = 3,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the drawn versions.")] = 0,
+    course: CourseOption = None,
+) -> None:
+    """Export the auto-gradable questions as an LMS quiz bank (Moodle XML or QTI).
+
+    MCQ, multi-select and numeric questions, and short answers as essays with the rubric
+    for the graders; math stays LaTeX for the LMS's MathJax.
+
+    Example: mmexam bank export --to moodle-xml --out midterm.xml
+    """
+    from mmexam.bank import load_bank
+    from mmexam.bank.export import lms_items
+    from mmexam.course import resolve_course
+    from mmexam.errors import BankError
+    from mmexam.files import atomic_write
+
+    if to not in ("moodle-xml", "qti"):
+        raise BankError(f"--to {to}: choose moodle-xml or qti")
+    found = resolve_course(course)
+    items = lms_items(
+        load_bank(bank or found.bank, graders=found.graders, math=False),
+        versions=versions,
+        seed=seed,
+    )
+    if to == "moodle-xml":
+        from mmexam.bank.export.moodle import moodle_xml
+
+        target = out or Path("bank.xml")
+        atomic_write(target, moodle_xml(items))
+    else:
+        from mmexam.bank.export.qti import qti_package
+
+        target = out or Path("bank-qti.zip")
+        atomic_write(target, qti_package(items))
+    groups = len({i.group for i in items.items})
+    typer.echo(f"wrote {target}: {len(items.items)} items from {groups} questions ({to})")
+    for note in items.notes:
+        typer.echo(f"note: {note}", err=True)
