@@ -93,4 +93,4 @@ def test_commands_find_the_course_from_the_working_directory(tmp_path):
         text=True,
         check=True,
     )
-    assert json.loads(outside.stdout)["questions"] == 105  # the shipped sample
+    assert json.loads(outside.stdout)["questions"] == 113  # the shipped sample

@@ -134,3 +134,30 @@ def test_a_generic_keyword_is_reported_where_it_is(make_bank):
     messages = [p.message for p in report.problems]
     assert any("rubric keyword 'can' is too generic" in m for m in messages), messages
     assert any("rubric keyword '= 1' is too generic" in m for m in messages), messages
+
+
+@pytest.mark.parametrize("topic", ["lmm-generation", "unclip"])
+def test_the_lectures_generation_sections_have_three_mcqs_and_a_short_answer(bank, topic):
+    tagged = [q for q in bank.questions.values() if topic in q.topics]
+    kinds = [q.kind for q in tagged]
+    assert kinds.count("mcq") >= 3 and kinds.count("short_answer") >= 1, kinds
+    for question in tagged:
+        assert question.part in ("mcq", "short")
+        assert question.explanation, question.id
+
+
+def test_bank_stats_reports_the_new_sections_covered():
+    from typer.testing import CliRunner
+
+    from mmexam.cli import app
+
+    result = CliRunner().invoke(app, ["bank", "stats", "--seeds", "0:200", "--json"])
+    assert result.exit_code == 0, result.output
+    import json
+
+    data = json.loads(result.output)
+    coverage = {t["topic"]: t for t in data["coverage"]}
+    assert all(t["questions"] > 0 for t in coverage.values()), "a lecture topic has no question"
+    for topic in ("lmm-generation", "unclip"):
+        assert coverage[topic]["parts"] == {"mcq": 3, "short": 1}
+        assert data["papers"]["topics"][topic] > 0.3
