@@ -50,3 +50,33 @@ def test_unreadable_and_non_utf8_files(tmp_path):
     bad.write_bytes("id,name\ns1,Ada\ns2,Jos\xe9\n".encode("latin-1"))
     with pytest.raises(BuildError, match=r"latin1.csv:3: the roster is not UTF-8"):
         read_roster(bad)
+
+
+def test_a_build_reads_an_lms_export_and_its_chosen_columns(tmp_path):
+    import json
+
+    from mmexam.build import build_exam
+    from mmexam.paths import DEFAULT_BANK
+
+    canvas = tmp_path / "canvas.csv"
+    canvas.write_text(
+        "Student,ID,SIS User ID,SIS Login ID,Section\n"
+        "    Points Possible,,,,\n"
+        '"Okafor, Ada",101,s2024001,ada@x,S1\n"Silva, Bruno",102,s2024002,bruno@x,S1\n',
+        encoding="utf-8",
+    )
+    build_exam(DEFAULT_BANK, tmp_path / "b1", roster=canvas, formats=("html",), key=False)
+    manifest = json.loads((tmp_path / "b1" / "variants.json").read_text())
+    assert [(s["id"], s["name"]) for s in manifest["students"]] == [
+        ("s2024001", "Okafor, Ada"),
+        ("s2024002", "Silva, Bruno"),
+    ]
+    build_exam(
+        DEFAULT_BANK,
+        tmp_path / "b2",
+        roster=canvas,
+        roster_columns=("ID", None),
+        formats=("html",),
+        key=False,
+    )
+    assert (tmp_path / "b2" / "students" / "101" / "exam.html").is_file()

@@ -368,14 +368,20 @@ def make_papers(bank: Any, jobs: list[PaperJob], settings: Settings, workers: in
 # ---------------------------------------------------------------- the build
 
 
-def plan_jobs(out: Path, roster: Path | None, variants: int | None) -> list[PaperJob]:
-    """Which papers to make, and where each goes."""
+def plan_jobs(
+    out: Path,
+    roster: Path | None,
+    variants: int | None,
+    columns: tuple[str | None, str | None] = (None, None),
+) -> list[PaperJob]:
+    """Which papers to make, and where each goes. `columns`: the roster's id and name
+    columns (--id-column, --name-column; default: found from the header)."""
     if roster is not None and variants is not None:
         raise BuildError("give either --roster or --variants, not both")
     if roster is not None:
         return [
             PaperJob(entry.id, entry.name, None, out / "students" / entry.id)
-            for entry in read_roster(roster)
+            for entry in read_roster(roster, id_column=columns[0], name_column=columns[1])
         ]
     if variants is not None:
         if not 1 <= variants <= 702:
@@ -433,6 +439,7 @@ def build_exam(
     *,
     seed: int = 0,
     roster: Path | None = None,
+    roster_columns: tuple[str | None, str | None] = (None, None),
     variants: int | None = None,
     formats: Sequence[str] = FORMATS,
     key: bool = True,
@@ -443,7 +450,7 @@ def build_exam(
     """Build the exam: papers (+ keys), variants.json and starter code under `out`."""
     started = time.perf_counter()
     formats = parse_formats(formats)
-    plan = plan_jobs(out, roster, variants)
+    plan = plan_jobs(out, roster, variants, roster_columns)
     bank = load_bank(bank_path)
     workers = max(1, min(jobs or os.cpu_count() or 1, len(plan)))
     exam_id = exam_identity(bank, seed)

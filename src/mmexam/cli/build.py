@@ -23,8 +23,15 @@ def build(
     roster: Annotated[
         Path | None,
         typer.Option(
-            help="CSV with 'id' and 'name' columns: one paper per student in students/<id>/."
+            help="Roster CSV: mmexam's id,name or an LMS export (Canvas, Moodle, Blackboard, "
+            "Gradescope): one paper per student in students/<id>/."
         ),
+    ] = None,
+    id_column: Annotated[
+        str | None, typer.Option("--id-column", help="The roster column with the student ids.")
+    ] = None,
+    name_column: Annotated[
+        str | None, typer.Option("--name-column", help="The roster column with the names.")
     ] = None,
     variants: Annotated[
         int | None, typer.Option(help="N anonymous versions A, B, C... in versions/<code>/.")
@@ -56,6 +63,7 @@ def build(
         out,
         seed=seed,
         roster=roster,
+        roster_columns=(id_column, name_column),
         variants=variants,
         formats=format,
         key=key,
