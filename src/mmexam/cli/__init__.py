@@ -13,6 +13,7 @@ from mmexam.cli import (
     integrity,  # noqa: F401
     init,  # noqa: F401
     practice,  # noqa: F401
+    review,  # noqa: F401
     scan,  # noqa: F401
     schema,  # noqa: F401
     serve,  # noqa: F401

@@ -278,7 +278,7 @@ def score(run: Run, work: Work, code: dict[str, TaskResult]) -> StudentResult:
 
 def write_outputs(run: Run, *, graded: int, isolation: str | None) -> GradeSummary:
     """Record what the run covered; for a whole run, write grades, feedback and reports."""
-    from mmexam.grade import outputs
+    from mmexam.grade import outputs, review_state
 
     opts, exam = run.opts, run.exam
     blueprint = exam.bank.blueprint
@@ -313,7 +313,11 @@ def write_outputs(run: Run, *, graded: int, isolation: str | None) -> GradeSumma
     atomic_write(run_info_path(opts.out, opts.shard), dump_json(info))
     if opts.shard is not None:
         return summary
-    return outputs.finish(summary, opts.out, opts.manual, run.sheets)
+    # the review database (`mmexam review`) is the source of TAs' decisions
+    summary.results, sheets = review_state.overlay(
+        summary.results, run.sheets, review_state.load_saved(opts.out)
+    )
+    return outputs.finish(summary, opts.out, opts.manual, sheets)
 
 
 def _expected(run: Run) -> list[str]:

@@ -1,0 +1,95 @@
+"""Fixtures of the review tests: the example class built and graded once, copied per test;
+the review app in process (Starlette's TestClient), logged in as a named TA."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+PASSWORD = "review-pw-for-tests"
+
+
+def grade_again(root: Path):
+    """`mmexam grade` on the example class again (the cached results are reused)."""
+    from mmexam.grade.engine import GradeOptions, grade_submissions
+    from mmexam.paths import DEFAULT_BANK
+
+    return grade_submissions(
+        GradeOptions(
+            submissions=root / "submissions",
+            variants=root / "build" / "variants.json",
+            bank=DEFAULT_BANK,
+            out=root / "grades",
+            manual=root / "manual",
+            jobs=2,
+        )
+    )
+
+
+@pytest.fixture(scope="session")
+def graded_example(tmp_path_factory) -> Path:
+    """The example class (examples/roster.csv, its submissions), built and graded."""
+    from mmexam.build.exam import build_exam
+    from mmexam.paths import DEFAULT_BANK
+
+    root = tmp_path_factory.mktemp("review-example")
+    build_exam(
+        DEFAULT_BANK,
+        root / "build",
+        seed=0,
+        roster=EXAMPLES / "roster.csv",
+        formats=("html",),
+        key=False,
+    )
+    shutil.copytree(EXAMPLES / "submissions", root / "submissions")
+    grade_again(root)
+    return root
+
+
+@pytest.fixture
+def example(graded_example, tmp_path) -> Path:
+    """A private copy of the graded example class (build, submissions, grades, manual)."""
+    root = tmp_path / "class"
+    shutil.copytree(graded_example, root)
+    return root
+
+
+@pytest.fixture
+def prepared(example):
+    from mmexam.serve.review.server import prepare_review
+
+    prepared = prepare_review(
+        example / "grades", example / "manual", password=PASSWORD, measure="lexical"
+    )
+    yield prepared
+    prepared.config.db.close()
+
+
+def log_in(app, name: str):
+    """A TestClient logged in as TA `name`; its CSRF token in `client.csrf`."""
+    import re
+
+    from starlette.testclient import TestClient
+
+    client = TestClient(app, base_url="http://127.0.0.1")
+    page = client.get("/login")
+    token = re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)
+    reply = client.post(
+        "/login",
+        data={"csrf": token, "name": name, "password": PASSWORD},
+        follow_redirects=False,
+    )
+    assert reply.status_code == 303, reply.text
+    index = client.get("/")
+    client.csrf = re.search(r'<meta name="csrf" content="([^"]+)"', index.text).group(1)
+    return client
+
+
+@pytest.fixture
+def app(prepared):
+    from mmexam.serve.review.app import create_review_app
+
+    return create_review_app(prepared.config)
