@@ -50,7 +50,7 @@ def test_bad_input_is_one_line_each_and_nothing_else_is_lost(roster_build, other
     text.write_text("not a scan at all\n")
     corrupt = tmp_path / "in" / "broken.png"
     corrupt.write_bytes(good[0].read_bytes()[:900])  # a PNG cut short
-    stranger = write_pages(clean_pages(other_exam / "exam.pdf")[:1], tmp_path / "in", "other")[0]
+    write_pages(clean_pages(other_exam / "exam.pdf")[:1], tmp_path / "in", "other")  # another exam
     nocode = clean_pages(roster_build / "students" / "s1002" / "exam.pdf")[1]
     layout = layout_of(roster_build)
     ImageDraw.Draw(nocode).rectangle(
