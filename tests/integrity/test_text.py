@@ -53,7 +53,7 @@ def test_text_a_quarter_of_the_class_shares_is_named_once_in_the_notes():
     sheets += [sheet(f"b{k}", COPIED) for k in range(4)]
     notes: list[str] = []
     assert text.similar_answers(sheets, "lexical", text.lexical, notes).similar == {}
-    assert notes and "short-x: 4 of 9" in notes[0]
+    assert notes and "short-x: 4 of its 9 answers" in notes[0]
 
 
 def test_fisher_combines_tails_exactly():

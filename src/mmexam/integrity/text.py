@@ -154,8 +154,8 @@ def _compare(
     common = near.sum(axis=1) + 1 > max(3, COMMON * n)
     if common.any() and notes is not None:
         notes.append(
-            f"{key}: {int(common.sum())} of {n} written answers are near-duplicates of more "
-            f"than a quarter of the class's — treated as common text, not listed by pair"
+            f"{key}: {int(common.sum())} of its {n} answers are near-duplicates of more than a "
+            "quarter of the others — treated as common text, not as evidence about a pair"
         )
     upper = np.triu_indices(n, k=1)
     ranked = np.sort(sim[:n, :n][upper])
