@@ -145,6 +145,13 @@ def test_two_students_take_the_exam_in_the_browser(browser, server, online_exam,
     from mmexam.grade.engine import GradeOptions, grade_submissions
     from mmexam.serve.db import Database, database_url
 
+    expected = json.loads((EXAMPLES / "expected.json").read_text(encoding="utf-8"))
+    for sid in ("s2024001", "s2024002"):
+        seen = {i.number: i.question for i in online_exam.students[sid].items}
+        assert seen == expected["students"][sid]["questions"], (
+            f"{sid}: examples are out of date with the bank — run `mmexam build --roster "
+            "examples/roster.csv` then `python examples/make_submissions.py`"
+        )
     db = Database(database_url(None, server["build"] / "serve.sqlite"))
     first = online_exam.students["s2024001"]
     context, page, errors = log_in(browser, server, "s2024001")
@@ -235,7 +242,6 @@ def test_two_students_take_the_exam_in_the_browser(browser, server, online_exam,
             jobs=2,
         )
     )
-    expected = json.loads((EXAMPLES / "expected.json").read_text(encoding="utf-8"))
     results = {r.id: r for r in summary.results}
     assert sorted(results) == ["s2024001", "s2024002"]
     for sid, result in results.items():

@@ -102,6 +102,20 @@ def test_export_writes_what_grading_reads_and_lists_who_never_logged_in(build, t
     assert values == {"1.1": "b", "4.b": ["a", "c"], "3.a": "3/4", "2.1": text, "6.1": "yes"}
     assert (folder / "fusion.py").read_text() == "def f():\n    return 1\n"
     assert not (tmp_path / "subs" / "s2024002").exists()
+    # the revision log: the answers as they were at a moment
+    db.save("s2024001", [("1.1", "c")], 3.0)
+    result = run("serve", "export", str(build), "--out", str(tmp_path / "then"))
+    assert (
+        parse_answers((tmp_path / "then/s2024001/answers.yaml").read_text()).by_number["1.1"].value
+        == "c"
+    )
+    at = "1970-01-01T00:00:02.5+00:00"
+    result = run("serve", "export", str(build), "--out", str(tmp_path / "then"), "--at", at)
+    assert result.exit_code == 0, result.output
+    assert (
+        parse_answers((tmp_path / "then/s2024001/answers.yaml").read_text()).by_number["1.1"].value
+        == "b"
+    )
 
 
 @pytest.mark.sandbox

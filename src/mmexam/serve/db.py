@@ -25,7 +25,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -171,6 +171,9 @@ class Database:
         self.url = url
         self.sqlite = url.startswith("sqlite")
         self._write_lock = threading.Lock()
+        self._pending: list[_Save] = []
+        self._pending_lock = threading.Lock()
+        self._committing = False
         try:
             if self.sqlite:
                 path = sa.make_url(url).database
@@ -395,29 +398,53 @@ class Database:
         now: float,
         allowed: Callable[[Connection], str | None] | None = None,
     ) -> int | str:
-        """Append one revision per change, all or none. `allowed` runs inside the
-        transaction and may refuse (its message is returned, nothing is stored).
-        The number of revisions stored otherwise."""
-        with self.write() as conn:
-            if allowed is not None:
-                refusal = allowed(conn)
-                if refusal is not None:
-                    return refusal
-            if changes:
-                conn.execute(
-                    revisions.insert(),
-                    [
-                        {
-                            "student_id": sid,
-                            "key": key,
-                            "value": json.dumps(value, ensure_ascii=False),
-                            "saved_at": now,
-                        }
-                        for key, value in changes
-                    ],
-                )
-                conn.execute(students.update().where(students.c.id == sid).values(last_save_at=now))
-            return len(changes)
+        """Append one revision per change, all or none, durably before it returns.
+        `allowed` runs inside the transaction and may refuse (its message is returned,
+        nothing is stored); otherwise the number of revisions stored.
+
+        Group commit: saves that arrive while another commit is on its way to disk wait
+        and go together in the next transaction, so one slow fsync delays a batch once
+        instead of every save behind it in turn."""
+        request = _Save(sid, changes, now, allowed)
+        with self._pending_lock:
+            self._pending.append(request)
+            leader = not self._committing
+            self._committing = True
+        if leader:
+            self._commit_pending()
+        request.done.wait()
+        if request.error is not None:
+            raise request.error
+        assert request.result is not None
+        return request.result
+
+    def _commit_pending(self) -> None:
+        try:
+            self._commit_groups()
+        except BaseException:  # the leader was interrupted: the next save leads
+            with self._pending_lock:
+                self._committing = False
+            raise
+
+    def _commit_groups(self) -> None:
+        while True:
+            with self._pending_lock:
+                group, self._pending = self._pending, []
+                if not group:
+                    self._committing = False
+                    return
+            failure: Exception | None = None
+            try:
+                with self.write() as conn:
+                    for request in group:
+                        request.result = _append(conn, request)
+            except Exception as error:  # noqa: BLE001 — handed to every save of the group
+                failure = error
+            finally:
+                for request in group:
+                    if failure is not None or request.result is None:
+                        request.error = failure or DatabaseError("the save was interrupted")
+                    request.done.set()
 
     def latest(self, sid: str, at: float | None = None) -> dict[str, Revision]:
         """Each field's last revision (saved up to `at`, if given)."""
@@ -486,6 +513,43 @@ class Database:
                 .first()
             )
             return dict(row) if row else None
+
+
+@dataclass
+class _Save:
+    """One save waiting for its group's commit."""
+
+    sid: str
+    changes: list[tuple[str, str | list[str]]]
+    now: float
+    allowed: Callable[[Connection], str | None] | None
+    done: threading.Event = field(default_factory=threading.Event)
+    result: int | str | None = None
+    error: BaseException | None = None
+
+
+def _append(conn: Connection, request: _Save) -> int | str:
+    if request.allowed is not None:
+        refusal = request.allowed(conn)
+        if refusal is not None:
+            return refusal
+    if request.changes:
+        conn.execute(
+            revisions.insert(),
+            [
+                {
+                    "student_id": request.sid,
+                    "key": key,
+                    "value": json.dumps(value, ensure_ascii=False),
+                    "saved_at": request.now,
+                }
+                for key, value in request.changes
+            ],
+        )
+        conn.execute(
+            students.update().where(students.c.id == request.sid).values(last_save_at=request.now)
+        )
+    return len(request.changes)
 
 
 def latest_in(conn: Connection, sid: str, at: float | None = None) -> dict[str, Revision]:
