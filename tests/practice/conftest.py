@@ -10,6 +10,8 @@ from mmexam.cli import app
 def shipped_bundle(tmp_path_factory):
     """(folder, export output) of `mmexam practice export` on the shipped bank."""
     out = tmp_path_factory.mktemp("bundle") / "practice"
-    result = CliRunner().invoke(app, ["practice", "export", "--out", str(out)])
+    result = CliRunner().invoke(
+        app, ["practice", "export", "--out", str(out), "--include-exam-items"]
+    )
     assert result.exit_code == 0, result.output
     return out, result.output

@@ -143,7 +143,9 @@ def test_the_bundle_holds_the_practice_pool_starters_and_public_fixtures(shipped
 def test_export_leaves_out_non_practice_questions_and_code_solutions(tmp_path, fixture_copy):
     bank = fixture_copy("banks/practice")
     out = tmp_path / "out"
-    result = runner.invoke(app, ["practice", "export", "--bank", str(bank), "--out", str(out)])
+    result = runner.invoke(
+        app, ["practice", "export", "--bank", str(bank), "--out", str(out), "--include-exam-items"]
+    )
     assert result.exit_code == 0, result.output
     bundle = load_bundle(out)
     ids = [q.id for q in bundle.questions]
@@ -172,7 +174,9 @@ def test_export_never_writes_into_a_foreign_folder(tmp_path, fixture_copy):
     out = tmp_path / "notes"
     out.mkdir()
     (out / "thesis.tex").write_text("mine")
-    result = runner.invoke(app, ["practice", "export", "--bank", str(bank), "--out", str(out)])
+    result = runner.invoke(
+        app, ["practice", "export", "--bank", str(bank), "--out", str(out), "--include-exam-items"]
+    )
     assert result.exit_code == 1
     assert result.output.strip().startswith(f"error: {out}: holds thesis.tex, which is not part of")
     assert sorted(p.name for p in out.iterdir()) == ["thesis.tex"]
@@ -204,7 +208,9 @@ def test_a_part_marked_practice_false_leaves_all_its_questions_out(tmp_path, fix
     text = blueprint.read_text(encoding="utf-8")
     blueprint.write_text(text.replace("  - id: fusion\n", "  - id: fusion\n    practice: false\n"))
     out = tmp_path / "out"
-    result = runner.invoke(app, ["practice", "export", "--bank", str(bank), "--out", str(out)])
+    result = runner.invoke(
+        app, ["practice", "export", "--bank", str(bank), "--out", str(out), "--include-exam-items"]
+    )
     assert result.exit_code == 0, result.output
     parts = {q.part for q in load_bundle(out).questions}
     assert "fusion" not in parts and "mcq" in parts

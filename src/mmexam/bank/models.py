@@ -126,6 +126,11 @@ class McqBody(Body):
     answer: Letter = Field(
         description="Letter of the correct option in authored order (a = first)."
     )
+    accept: list[Letter] = Field(
+        default_factory=list,
+        description="Further letters (authored order) that also earn full points: for an "
+        "item found ambiguous after the exam; re-grading re-scores everyone.",
+    )
 
 
 class MultiSelectBody(Body):

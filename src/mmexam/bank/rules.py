@@ -209,6 +209,21 @@ def check_body(ctx: Context, entry: Entry, sub: tuple, body: Any, label: str) ->
                 f"{label}answer '{body.answer}' is not one of the "
                 f"options {letter_span(count)} — use one of {letter_list(count)}",
             )
+        for k, extra in enumerate(body.accept):
+            if LETTERS.find(extra) >= count:
+                ctx.at(
+                    entry,
+                    (*sub, "accept", k),
+                    f"{label}accept '{extra}' is not one of the options {letter_span(count)} "
+                    f"— use one of {letter_list(count)}",
+                )
+            elif extra == body.answer or extra in body.accept[:k]:
+                ctx.at(
+                    entry,
+                    (*sub, "accept", k),
+                    f"{label}accept '{extra}' is already accepted — list each extra letter "
+                    "once, and not the answer",
+                )
         check_distinct_options(ctx, entry, sub, body.options, label)
     elif isinstance(body, (MultiSelect, MultiSelectPart)):
         count = len(body.options)

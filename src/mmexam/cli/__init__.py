@@ -13,6 +13,8 @@ from mmexam.cli import (
     integrity,  # noqa: F401
     init,  # noqa: F401
     practice,  # noqa: F401
+    preview,  # noqa: F401
+    rescore,  # noqa: F401
     review,  # noqa: F401
     scan,  # noqa: F401
     schema,  # noqa: F401

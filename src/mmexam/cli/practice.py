@@ -105,11 +105,10 @@ class _Session:
     # ---- one question
 
     def header(self, number: int, total: int, item, part_title: str) -> None:
-        question = item.question
         points = sum(s.points for s in item.steps)
         self.console.print()
         self.say(
-            f"Question {number}/{total} · {part_title} · {question.id} · "
+            f"Question {number}/{total} · {part_title} · "
             f"{_points(points)} point{'s' if points != 1 else ''}",
             "bold cyan",
         )
@@ -337,6 +336,13 @@ def export(
         Path | None,
         typer.Option("--bank", help="The question bank to export from.", file_okay=False),
     ] = None,
+    include_exam_items: Annotated[
+        bool,
+        typer.Option(
+            "--include-exam-items",
+            help="Export questions the real exam may draw too (for a public or practice-only exam).",
+        ),
+    ] = False,
     course: CourseOption = None,
 ) -> None:
     """Write the student bundle: practice questions with answers, starter stubs, public-check fixtures.
@@ -350,7 +356,9 @@ def export(
     from mmexam.practice.bundle import export_bundle
 
     found = resolve_course(course)
-    result = export_bundle(bank or found.bank, out, graders=found.graders)
+    result = export_bundle(
+        bank or found.bank, out, graders=found.graders, include_exam_items=include_exam_items
+    )
     console = Console(highlight=False)
     parts = ", ".join(f"{part} {n}" for part, n in result.by_part.items())
     console.print(
@@ -362,6 +370,14 @@ def export(
             Text(
                 f"  {task.starter}: {len(task.functions)} functions; "
                 f"fixtures/{task.task}.*: {len(task.checks)} public checks"
+            ),
+            soft_wrap=True,
+        )
+    if result.exam_items:
+        console.print(
+            Text(
+                f"  {result.exam_items} of them are in the real exam's pool "
+                "(--include-exam-items): students now hold them"
             ),
             soft_wrap=True,
         )

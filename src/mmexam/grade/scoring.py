@@ -120,9 +120,10 @@ def _score_mcq(item, body, answer, base, where, code) -> Scored:
     n = len(body.options)
     perm = _permutation(item, n)
     key = ord(body.answer) - ord("a")
-    base.key = [key]
+    accepted = [key, *(ord(x) - ord("a") for x in getattr(body, "accept", ()))]
+    base.key = accepted
     base.option_count = n
-    base.expected = _shown(perm, body.options, key)
+    base.expected = " or ".join(_shown(perm, body.options, j) for j in accepted)
     if answer is None or answer.value is None or answer.value == []:
         return _unanswered(base)
     raw = answer.value
@@ -152,8 +153,12 @@ def _score_mcq(item, body, answer, base, where, code) -> Scored:
     authored = perm[k]
     base.chosen = [authored]
     base.answer_shown = f"({picked}) {option_text(body.options[authored])}"
-    if authored == key:
+    if authored in accepted:
         base.points = item.points
+        if authored != key:
+            base.messages.append(
+                "Accepted: the question turned out ambiguous and this option also earns the points."
+            )
     else:
         base.messages.append(f"Expected {base.expected}, got {base.answer_shown}.")
     return Scored(base)

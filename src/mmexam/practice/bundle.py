@@ -25,7 +25,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from mmexam.bank.bank import practice_allowed
+from mmexam.bank.bank import Bank, practice_allowed
 from mmexam.bank.models import Blueprint, Code, CodePart, Problem, Question
 from mmexam.errors import PracticeError
 
@@ -146,6 +146,9 @@ class ExportResult(BaseModel):
     questions: int = Field(description="Practice questions in the bundle.")
     by_part: dict[str, int] = Field(description="Practice questions per blueprint part.")
     excluded: list[str] = Field(description="Questions left out (practice: false).")
+    exam_items: int = Field(
+        default=0, description="Questions in the bundle that the real exam's pools may draw."
+    )
     tasks: list[BundleTask] = Field(description="Code tasks with starter and public fixtures.")
     files: list[str] = Field(description="Every file written, relative to the bundle folder.")
 
@@ -192,13 +195,29 @@ def _prepare_folder(out: Path) -> None:
             )
 
 
-def export_bundle(bank_path: Path, out: Path, *, graders: Path | None = None) -> ExportResult:
+def exam_pool_items(bank: Bank, questions: list[Question]) -> list[str]:
+    """Ids of `questions` that a part of the real exam may draw (its pool holds them)."""
+    drawable = {q.id for part in bank.blueprint.parts for q in bank.pool(part)}
+    return [q.id for q in questions if q.id in drawable]
+
+
+def export_bundle(
+    bank_path: Path,
+    out: Path,
+    *,
+    graders: Path | None = None,
+    include_exam_items: bool = False,
+) -> ExportResult:
     """Write the student bundle of the bank at `bank_path` into `out`.
 
     The bundle holds the practice questions (answers and explanations; no
     worked solution of a code question), the starter stub of each code task
     they ask for, and the public checks' fixtures from the checks engine.
     Reference code and hidden checks never enter it.
+
+    A practice question that the exam's pools may also draw would hand
+    students an item of the real exam: unless `include_exam_items`, the
+    export refuses (before writing anything) and says how many and which.
     """
     import shutil
 
@@ -210,8 +229,7 @@ def export_bundle(bank_path: Path, out: Path, *, graders: Path | None = None) ->
 
     graders = graders or GRADERS
     out = Path(out)
-    _prepare_folder(out)
-    bank = load_bank(Path(bank_path))
+    bank = load_bank(Path(bank_path), graders=graders)
     every = list(bank.questions.values())
     pool = practice_questions(every, bank.blueprint)
     if not pool:
@@ -219,6 +237,18 @@ def export_bundle(bank_path: Path, out: Path, *, graders: Path | None = None) ->
             f"{bank_path}: no question is practice-eligible (all say practice: false) — "
             "nothing to export"
         )
+    leaking = exam_pool_items(bank, pool)
+    if leaking and not include_exam_items:
+        shown = ", ".join(leaking[:5]) + (
+            f" and {len(leaking) - 5} more" if len(leaking) > 5 else ""
+        )
+        raise PracticeError(
+            f"{bank_path}: {len(leaking)} of the {len(pool)} practice questions are in the real "
+            f"exam's pool ({shown}): students would hold items of the exam — mark them "
+            "`practice: false` (or `practice: false` on their part in exam.yaml), or pass "
+            "--include-exam-items when this bank's exam is public or for practice only"
+        )
+    _prepare_folder(out)
     out.mkdir(parents=True, exist_ok=True)
     (out / BUNDLE_FILE).unlink(missing_ok=True)  # until the export finishes, no bundle
     for stale in ("starter", "fixtures"):
@@ -259,6 +289,7 @@ def export_bundle(bank_path: Path, out: Path, *, graders: Path | None = None) ->
         questions=len(pool),
         by_part=by_part,
         excluded=[q.id for q in every if not in_practice(q, bank.blueprint)],
+        exam_items=len(leaking),
         tasks=tasks,
         files=sorted(files + ["README.md", BUNDLE_FILE]),
     )
