@@ -2,6 +2,7 @@
 
     python benchmarks/grade_throughput.py                 # 500 submissions, all cores
     python benchmarks/grade_throughput.py --count 100 --jobs 2 --baseline 4
+    python benchmarks/grade_throughput.py --count 200 --baseline-src /tmp/pre8/src --rounds 2
 
 Builds `--count` synthetic submissions, each with one file per code task
 (fusion, contrastive, mllm, generation):
@@ -21,6 +22,14 @@ files sharing one sandboxed child (`Sandbox.session`), in `map_in_workers`
 naive way: a fresh Python process per submission (import torch, start a
 sandbox, run the same checks), `--jobs` at a time; its rate is extrapolated
 from the sample. Printed: submissions per second of both, and the ratio.
+
+With `--baseline-src DIR` it compares two versions of mmexam instead: the
+worker phase runs in a fresh process with `PYTHONPATH=DIR` (an older
+checkout, e.g. a `git worktree` of the commit before a change) and with the
+mmexam this script imports, alternately, `--rounds` times each, on the same
+submissions. Each run's CPU time is read from a control group of its own
+where there is one (everything it started, sandboxes included); the
+throughput loss of the current version against the baseline is printed.
 """
 
 from __future__ import annotations
@@ -210,6 +219,73 @@ def _cpu() -> float:
     return total
 
 
+def _run_version(args: argparse.Namespace, src: str, hierarchy) -> dict:
+    """One worker phase in a fresh process importing mmexam from `src`."""
+    from mmexam.sandbox.cgroups import Cgroup
+
+    group = Cgroup.create(hierarchy, prefix="mmexam-bench") if hierarchy else None
+    command = [sys.executable, __file__, "--count", str(args.count), "--jobs", str(args.jobs)]
+    command += ["--seed", str(args.seed), "--json"]
+    load = os.getloadavg()[0]
+    done = subprocess.run(
+        command,
+        env={**os.environ, "PYTHONPATH": src},
+        capture_output=True,
+        text=True,
+        check=False,
+        preexec_fn=None if group is None else lambda: group.add(os.getpid()),
+    )
+    if done.returncode != 0:
+        print(done.stdout[-2000:], done.stderr[-4000:])
+        raise SystemExit(f"the run with {src} failed")
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    if group is not None:
+        result["cpu"] = group.cpu_seconds()  # every process of the run, sandboxes included
+        group.remove()
+    result["load"] = (load + os.getloadavg()[0]) / 2
+    return result
+
+
+def compare(args: argparse.Namespace) -> None:
+    """The worker phase of two versions of mmexam, alternately, on the same submissions."""
+    import mmexam
+    from mmexam.sandbox.cgroups import probe
+
+    versions = {
+        "before": str(Path(args.baseline_src).resolve()),
+        "after": str(Path(mmexam.__file__).resolve().parents[1]),
+    }
+    hierarchy, why = probe()
+    print(
+        f"before: {versions['before']}\nafter:  {versions['after']}\n"
+        f"{args.count} submissions, {args.jobs} workers, {args.rounds} round(s), "
+        f"{os.cpu_count()} CPUs; CPU "
+        + ("read from a control group per run" if hierarchy else f"from rusage ({why})")
+    )
+    runs: dict[str, list[dict]] = {"before": [], "after": []}
+    for round_ in range(args.rounds):
+        for label, src in versions.items():
+            result = _run_version(args, src, hierarchy)
+            runs[label].append(result)
+            print(
+                f"  round {round_ + 1} {label:6}: {result['rate']:.2f} submissions/s, "
+                f"{result['cpu'] / args.count * 1e3:.0f} ms CPU per submission, "
+                f"full marks {result['full_marks']}, failures {result['failures']}, "
+                f"load average {result['load']:.1f}"
+            )
+    summary = {}
+    for label, results in runs.items():
+        rate = sum(r["rate"] for r in results) / len(results)
+        cpu = sum(r["cpu"] for r in results) / len(results) / args.count
+        summary[label] = (rate, cpu)
+        print(f"{label:6}: {rate:.2f} submissions/s, {cpu * 1e3:.0f} ms CPU per submission (mean)")
+    (rate_b, cpu_b), (rate_a, cpu_a) = summary["before"], summary["after"]
+    print(
+        f"throughput loss: {(1 - rate_a / rate_b) * 100:+.1f}% in submissions/s, "
+        f"{(cpu_a / cpu_b - 1) * 100:+.1f}% CPU per submission (goal: under 10%)"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=500, help="synthetic submissions")
@@ -218,7 +294,13 @@ def main() -> None:
         "--baseline", type=int, default=4, help="submissions in the baseline sample"
     )
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--baseline-src", help="compare with the mmexam in this src folder")
+    parser.add_argument("--rounds", type=int, default=1, help="runs of each version (compare)")
+    parser.add_argument("--json", action="store_true", help="worker phase only, one JSON line")
     args = parser.parse_args()
+    if args.baseline_src:
+        compare(args)
+        return
 
     from mmexam.paths import trusted_modules
     from mmexam.sandbox import isolation_status, map_in_workers
@@ -228,7 +310,8 @@ def main() -> None:
     kinds = {k: sum(s["kind"] == k for s in submissions) for k in ("correct", "buggy", "hostile")}
     print(
         f"{args.count} submissions x {len(TASKS)} files ({kinds}), {args.jobs} workers, "
-        f"isolation: {isolation}, {os.cpu_count()} CPUs"
+        f"isolation: {isolation}, {os.cpu_count()} CPUs",
+        file=sys.stderr if args.json else sys.stdout,
     )
 
     cpu0 = _cpu()
@@ -260,6 +343,10 @@ def main() -> None:
     for s in submissions:
         if s["id"] in results:
             by_kind[s["kind"]].append(full(results[s["id"]]))
+    if args.json:
+        marks = f"{sum(by_kind['correct'])}/{len(by_kind['correct'])}"
+        print(json.dumps({"rate": rate, "cpu": cpu, "failures": failures, "full_marks": marks}))
+        return
     print(
         f"  correct submissions with full marks: {sum(by_kind['correct'])}/{len(by_kind['correct'])}"
     )

@@ -148,7 +148,9 @@ class Sandbox:
         self._open: StudentModule | None = None
         self._child: ChildProc | None = None
         self._owner: str | None = None
-        self._scripts: dict[str, Script] = {}
+        self._scripts: dict[str, Script] = {}  # file name -> its first segment (the zygote's)
+        self._segments: dict[str, list[Script]] = {}  # file name -> every segment, in order
+        self._script_calls: dict[str, int] = {}  # file name -> calls in its remembered sequence
         self._script_ids = itertools.count(1)
         self._zygote_scripts: dict[str, int] = {}  # file name -> the script the zygote holds
         self._wipe = True
@@ -545,10 +547,56 @@ class Sandbox:
             status["reason"] = "memory"
 
     def remember(self, filename: str, calls: list[Call]) -> None:
-        """Keep the longest call sequence seen for `filename` to replay for the next file."""
-        known = self._scripts.get(filename)
-        if len(calls) >= 2 and (known is None or len(calls) > len(known.calls)):
-            self._scripts[filename] = Script(calls, filename, next(self._script_ids))
+        """Keep the longest call sequence seen for `filename` to replay for the next file.
+
+        With control groups, a call with a memory limit of its own is measured from
+        outside and must run alone: the sequence is cut there into segments, replayed
+        one after another, with such calls made on their own in between.
+        """
+        if len(calls) < 2 or len(calls) <= self._script_calls.get(filename, 0):
+            return
+        self._script_calls[filename] = len(calls)
+        segments: list[list[Call]] = [[]]
+        for call in calls:
+            if call.memory_mb is not None and self._groups is not None:
+                segments.append([])
+            else:
+                segments[-1].append(call)
+        scripts = [Script(s, filename, next(self._script_ids)) for s in segments if s]
+        self._segments[filename] = scripts
+        if scripts:
+            self._scripts[filename] = scripts[0]
+        else:
+            self._scripts.pop(filename, None)
+
+    def next_script(self, filename: str, script: Script) -> Script | None:
+        """The segment replayed after `script` for `filename`, if any."""
+        scripts = self._segments.get(filename, [])
+        for i, known in enumerate(scripts[:-1]):
+            if known is script:
+                return scripts[i + 1]
+        return None
+
+    def memory_mark(self) -> int | None:
+        """Start measuring the student's memory from outside: the bytes charged now (the
+        group's peak starts over from them), or None without control groups."""
+        if self._groups is None:
+            return None
+        student = self._groups.student
+        try:
+            student.reset_peak()
+            return student.memory_now()
+        except OSError:
+            return None
+
+    def memory_since(self, mark: int) -> int | None:
+        """The most bytes the student's processes held above `mark` since `memory_mark`."""
+        if self._groups is None:
+            return None
+        try:
+            return max(0, self._groups.student.memory_peak() - mark)
+        except OSError:
+            return None
 
     def _push_scripts(self) -> None:
         """Hand the zygote the scripts it lacks, so that the next child is born with their inputs.
