@@ -339,14 +339,13 @@ def _export_autograder(out: Path, variants: Path, course: Path | None) -> None:
         from mmexam.grade.inputs import load_manifest
 
         manifest, _ = load_manifest(variants)
-        tasks = sorted(
-            {
-                (q.parts[i.subpart] if i.subpart is not None else q).task
-                for s in manifest.students
-                for i in s.items
-                if i.kind == "code" and (q := bank.questions.get(i.question)) is not None
-            }
-        )
+        found_tasks = {
+            _code_task(bank.questions.get(i.question), i.subpart)
+            for s in manifest.students
+            for i in s.items
+            if i.kind == "code"
+        }
+        tasks = sorted(t for t in found_tasks if t is not None)
     else:
         tasks = list_tasks(found.graders)
     result = write_bundle(out, tasks, found.graders, bank.blueprint.title)
@@ -354,3 +353,11 @@ def _export_autograder(out: Path, variants: Path, course: Path | None) -> None:
         f"wrote {result.path}: a Gradescope autograder for {', '.join(result.tasks)} "
         f"({result.points:g} points of checks; set the assignment's total to it)"
     )
+
+
+def _code_task(question: object, subpart: int | None) -> str | None:
+    """The code task of a code item (None when the bank no longer has it as code)."""
+    from mmexam.bank.models import Code, CodePart, Problem
+
+    body = question.parts[subpart or 0] if isinstance(question, Problem) else question
+    return body.task if isinstance(body, Code | CodePart) else None

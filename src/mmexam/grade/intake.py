@@ -139,9 +139,9 @@ def _zip_listing(root: Path) -> tuple[Listing, bytes | None, list[str]]:
         raise GradeError(f"{root}: not a readable zip file ({error}) — download it again") from None
     if len(listing.folders) == 1 and not listing.files:
         # a zip of the submissions folder itself: look one level down
-        (top, members), = listing.folders.items()  # fmt: skip
+        ((top, names),) = listing.folders.items()
         inner = Listing(root, is_zip=True)
-        for member in members:
+        for member in names:
             rest = member.split("/", 1)[1]
             head, _, tail = rest.partition("/")
             if tail:

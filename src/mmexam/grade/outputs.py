@@ -44,7 +44,7 @@ STATUS_ABSENT = "no submission"
 STATUS_NO_PAPER = "no paper"
 
 
-def grades_header(info: RunInfo) -> list[str]:
+def grades_header(info: RunInfo) -> list[Cell]:
     """The columns of grades.csv (and off-roster.csv)."""
     parts = [p.id for p in info.parts if not p.bonus]
     total = f"total (of {fmt_points(info.total_points)})"
@@ -75,7 +75,8 @@ def grades_csv(info: RunInfo, results: list[StudentResult]) -> str:
     nobody on the roster are not here but in off-roster.csv."""
     by_id = {r.id: r for r in results}
     width = len(grades_header(info))
-    rows: list[list[Cell]] = [grades_header(info)]
+    rows: list[list[Cell]] = [list(grades_header(info))]
+    order: list[tuple[str, str | None]]
     if info.roster is not None:
         order = [(e.id, e.name) for e in info.roster.entries]
     else:

@@ -81,11 +81,12 @@ def find_paper(exam: ExamInputs, entry: Entry, sub: Submission) -> Student | Non
             "'variant: B' (the letter in your paper's footer) to answers.yaml",
         )
         return None
-    paper = exam.versions.get(named.value) or exam.versions.get(named.value.upper())
+    letter = str(named.value)
+    paper = exam.versions.get(letter) or exam.versions.get(letter.upper())
     if paper is None:
         sub.problem(
             f"{name}:{named.line}",
-            f"variant {named.value!r} is not a version of this exam ({letters}) — write the "
+            f"variant {letter!r} is not a version of this exam ({letters}) — write the "
             "letter in your paper's footer",
         )
         return None
