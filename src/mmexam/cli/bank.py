@@ -187,3 +187,47 @@ def export(
     typer.echo(f"wrote {target}: {len(items.items)} items from {groups} questions ({to})")
     for note in items.notes:
         typer.echo(f"note: {note}", err=True)
+
+
+@bank_app.command()
+def learn(
+    grades: Annotated[
+        Path, typer.Argument(help="The output folder of `mmexam grade` (holds graded/).")
+    ],
+    bank: Annotated[
+        Path | None, typer.Option(help="Bank folder; default: the course's.", file_okay=False)
+    ] = None,
+    min_n: Annotated[
+        int, typer.Option("--min-n", min=2, help="Fewest students a statistic is used with.")
+    ] = 30,
+    course: CourseOption = None,
+) -> None:
+    """Measure each question's difficulty (p), discrimination (r_pb) and n from graded results.
+
+    Writes item-statistics.json beside the bank (the YAML is left as written); below
+    --min-n students nothing is claimed and the draw keeps the authored difficulty.
+
+    Example: mmexam bank learn grades/
+    """
+    from mmexam.bank import load_bank
+    from mmexam.course import resolve_course
+    from mmexam.grade.itemstats import learn as measure
+
+    found = resolve_course(course)
+    loaded = load_bank(bank or found.bank, graders=found.graders, math=False)
+    learned = measure(grades, loaded, min_n=min_n)
+    for qid, item in learned.items.items():
+        if item.n < learned.min_n:
+            typer.echo(f"  {qid}: n = {item.n} < {learned.min_n}: nothing claimed")
+        else:
+            r_pb = "—" if item.r_pb is None else f"{item.r_pb:.2f}"
+            typer.echo(f"  {qid}: n = {item.n}, p = {item.p:.2f}, r_pb = {r_pb}")
+    for qid in learned.stale:
+        typer.echo(f"  {qid}: changed since it was graded — not measured")
+    for qid in learned.unknown:
+        typer.echo(f"  {qid}: no longer in the bank — not measured")
+    used = len(learned.items) - len(learned.too_small)
+    typer.echo(
+        f"{learned.students} students, {len(learned.items)} questions measured, {used} with "
+        f"n >= {learned.min_n} (used by the draw); wrote {learned.path}"
+    )

@@ -7,9 +7,12 @@ printed number, because every student's paper orders them differently:
 - discrimination: the point-biserial correlation between the share earned
   on the question and the rest of the student's total (the total without
   that question), so that a question does not correlate with itself; low
-  or negative values mark questions that strong students miss;
+  or negative values mark questions that strong students miss. Only with at
+  least MIN_N (30) graded answers: from a handful it is noise (2–4 students
+  give 1.00 or -1.00), so below that it is not shown and nothing is flagged;
 - for MCQs, how often each option (in authored order) was chosen; a
-  distractor chosen more often than the key is flagged as a likely wrong key;
+  distractor chosen more often than the key is flagged as a likely wrong key,
+  once the MCQ has MIN_KEY_CHECK (10) answers;
 - the code checks failed most often;
 - the submissions with problems, the answers still pending review, and the
   roster students who submitted nothing.
@@ -25,12 +28,18 @@ import base64
 import io
 import statistics
 from collections import Counter, defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from mmexam.bank.statistics import MIN_N
 from mmexam.grade.results import ItemResult, RunInfo, StudentResult
 
 LOW_DISCRIMINATION = 0.15
 """Point-biserial below this is flagged: the question does not separate strong from weak."""
+
+MIN_KEY_CHECK = 10
+"""Answers an MCQ needs before a distractor chosen more often than the key is flagged
+("check the key"): with two or three answers that happens by chance all the time."""
 
 
 @dataclass
@@ -52,6 +61,11 @@ class QuestionStats:
     def flagged(self) -> bool:
         return self.discrimination is not None and self.discrimination < LOW_DISCRIMINATION
 
+    @property
+    def enough(self) -> bool:
+        """Whether n is large enough for the discrimination to mean anything (see MIN_N)."""
+        return self.n >= MIN_N
+
 
 @dataclass
 class OptionStats:
@@ -62,9 +76,13 @@ class OptionStats:
     options: list[str] = field(default_factory=list)
 
     @property
+    def answered(self) -> int:
+        return sum(self.counts)
+
+    @property
     def suspicious(self) -> list[int]:
-        """Distractors chosen more often than every correct option."""
-        if len(self.answer) != 1:
+        """Distractors chosen more often than every correct option, once enough answered."""
+        if len(self.answer) != 1 or self.answered < MIN_KEY_CHECK:
             return []
         best = self.counts[self.answer[0]]
         return [j for j, c in enumerate(self.counts) if j not in self.answer and c > best]
@@ -120,7 +138,7 @@ def question_stats(results: list[StudentResult]) -> list[QuestionStats]:
                 pending=len(pairs) - len(graded),
                 mean=mean,
                 difficulty=statistics.fmean(shares) if shares else None,
-                discrimination=pearson(shares, rest),
+                discrimination=pearson(shares, rest) if len(shares) >= MIN_N else None,
                 text=first.text,
             )
         )
@@ -345,7 +363,7 @@ def summary_numbers(values: list[float]) -> dict:
 
 
 def render_report(
-    info: RunInfo, results: list[StudentResult], *, review_notes: list[str] = ()
+    info: RunInfo, results: list[StudentResult], *, review_notes: Sequence[str] = ()
 ) -> str:
     """report.html for the whole class."""
     from mmexam.grade.feedback import environment
@@ -354,7 +372,7 @@ def render_report(
     qstats = sorted(question_stats(results), key=lambda s: (_part_index(info, s.part), s.key))
     options = option_stats(results)
     checks = check_stats(results)
-    pending = Counter()
+    pending: Counter[str] = Counter()
     for r in results:
         for item in r.items:
             if item.pending:
