@@ -45,6 +45,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from mmexam.fmt import letter
 from mmexam.integrity.models import Choice, ChoicesIndex, SharedChoice, Sheet
 from mmexam.integrity.stats import poisson_binomial_tail
 
@@ -236,7 +237,7 @@ def score_pairs(levels: list[Responses], pairs: np.ndarray) -> list[PairScore]:
 
 
 def _letters(indices: tuple[int, ...]) -> str:
-    return ", ".join(chr(ord("a") + i) for i in indices) or "none"
+    return ", ".join(letter(i) for i in indices) or "none"
 
 
 def shared_wrong(a: Sheet, b: Sheet, popularity: dict[str, Counter]) -> list[SharedChoice]:

@@ -34,6 +34,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from mmexam.fmt import fmt_number
 from mmexam.integrity.models import NumberAnswer, NumbersIndex, SharedValue, Sheet
 from mmexam.integrity.stats import tail_one
 
@@ -43,10 +44,6 @@ def same(x: float | None, y: float | None) -> bool:
     if x is None or y is None:
         return False
     return math.isclose(x, y, rel_tol=1e-9, abs_tol=1e-12)
-
-
-def _fmt(x: float) -> str:
-    return str(int(x)) if x == int(x) and abs(x) < 1e15 else format(x, ".6g")
 
 
 PRIOR = 2.0
@@ -192,7 +189,7 @@ def score_pair(numbers: Numbers, a: int, b: int) -> NumbersIndex:
                 number_a=x.number,
                 number_b=y.number,
                 question=key,
-                value=_fmt(x.value),
+                value=fmt_number(x.value),
                 correct_a=x.correct,
                 correct_b=y.correct,
                 params_differ=x.params != y.params,

@@ -10,7 +10,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+from markupsafe import Markup
 
+from mmexam import markup
 from mmexam.files import atomic_write
 from mmexam.integrity.models import IntegrityReport
 
@@ -35,6 +37,19 @@ def fmt_chance(x: float) -> str:
     return f"1 in {round(1 / x):,}" if x > 0 else "—"
 
 
+def bank_text(text: str | None) -> str | Markup:
+    """Option text from the bank as the paper shows it (Markdown, math as MathML)."""
+    if not text:
+        return "—"
+    try:
+        html = markup.to_html(text).strip()
+    except markup.MarkupError:
+        return text  # escaped by the template, shown as written
+    if html.startswith("<p>") and html.endswith("</p>") and html.count("<p>") == 1:
+        html = html[3:-4]
+    return Markup(html)  # safe: to_html escapes every raw HTML tag in the text
+
+
 def render_html(report: IntegrityReport, title: str = "Exam integrity") -> str:
     env = Environment(
         loader=FileSystemLoader(Path(__file__).parent),
@@ -45,6 +60,7 @@ def render_html(report: IntegrityReport, title: str = "Exam integrity") -> str:
     env.filters["p"] = fmt_p
     env.filters["pct"] = lambda x: f"{x:.0%}"
     env.filters["chance"] = fmt_chance
+    env.filters["bank"] = bank_text
     return env.get_template(TEMPLATE).render(report=report, title=title)
 
 
