@@ -360,7 +360,7 @@ def wrong_names(s: Student) -> str:
         s.answer(item, body, "right")
     tasks = s.paper.tasks()
     renamed_task = next(iter(tasks))
-    from mmexam.grade.tasks import task_functions
+    from mmexam.checks.tasks import task_functions
 
     s.all_code(
         lambda t: renamed(reference(t), task_functions(t)) if t == renamed_task else reference(t),
@@ -389,7 +389,7 @@ def hostile_student(s: Student) -> str:
     s.answers[bonus.number] = "<img src=x onerror=alert(document.cookie)><script>alert(1)</script>"
     s.expect[bonus.number] = None
     tasks = s.paper.tasks()
-    from mmexam.grade.tasks import task_functions
+    from mmexam.checks.tasks import task_functions
 
     for task in tasks:
         if task == "fusion":

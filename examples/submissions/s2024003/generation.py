@@ -38,7 +38,8 @@ def reparameterize(mu: torch.Tensor, logvar: torch.Tensor, eps: torch.Tensor) ->
 def vae_loss(
     x: torch.Tensor, x_hat: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor
 ) -> torch.Tensor:
-    """The VAE loss (negative ELBO up to constants), averaged over the batch.
+    """The VAE loss, averaged over the batch: the negative ELBO up to constants and the
+    weighting of the reconstruction term (a squared error stands for -log p(x|z)).
 
     For each example n:
       recon_n = Σ (x_hat[n] - x[n])²           (sum over all feature dims of x)

@@ -23,7 +23,9 @@ def additive_multiplicative(x_a: torch.Tensor, x_b: torch.Tensor, w: torch.Tenso
     Returns:
         z: shape [B], same dtype and device as x_a.
     """
+    # BEGIN SOLUTION
     return w[0] + w[1] * x_a + w[2] * x_b + w[3] * (x_a * x_b)
+    # END SOLUTION
 
 
 def tensor_fusion(x_a: torch.Tensor, x_b: torch.Tensor) -> torch.Tensor:
@@ -41,9 +43,11 @@ def tensor_fusion(x_a: torch.Tensor, x_b: torch.Tensor) -> torch.Tensor:
     Returns:
         shape [B, (dA+1)·(dB+1)], same dtype and device as x_a.
     """
+    # BEGIN SOLUTION
     za = torch.cat([x_a, x_a.new_ones(x_a.shape[0], 1)], dim=1)
     zb = torch.cat([x_b, x_b.new_ones(x_b.shape[0], 1)], dim=1)
     return (za[:, :, None] * zb[:, None, :]).reshape(x_a.shape[0], -1)
+    # END SOLUTION
 
 
 def tensor_fusion_linear(
@@ -66,10 +70,12 @@ def tensor_fusion_linear(
     Returns:
         shape [B, dout], same dtype and device as x_a.
     """
+    # BEGIN SOLUTION
     za = torch.cat([x_a, x_a.new_ones(x_a.shape[0], 1)], dim=1)
     zb = torch.cat([x_b, x_b.new_ones(x_b.shape[0], 1)], dim=1)
     partial = torch.einsum("ni,oij->noj", za, W)  # [B, dout, dB+1]
     return torch.einsum("noj,nj->no", partial, zb) + b
+    # END SOLUTION
 
 
 def gated_fusion(
@@ -92,6 +98,8 @@ def gated_fusion(
     Returns:
         z: shape [B, d], same dtype and device as x_a.
     """
+    # BEGIN SOLUTION
     logits = torch.cat([x_a, x_b], dim=1) @ W.T + b
     gates = torch.softmax(logits, dim=-1)
     return gates[:, 0:1] * x_a + gates[:, 1:2] * x_b
+    # END SOLUTION

@@ -17,9 +17,13 @@ modified in place.
 import torch
 
 
+# BEGIN SOLUTION
 def _per_example(values: torch.Tensor, x: torch.Tensor) -> torch.Tensor
     """Reshape a [B] tensor to [B, 1, ..., 1] so it broadcasts over x's trailing dims."""
     return values.reshape(-1, *([1] * (x.dim() - 1)))
+
+
+# END SOLUTION
 
 
 def reparameterize(mu: torch.Tensor, logvar: torch.Tensor, eps: torch.Tensor) -> torch.Tensor:
@@ -37,13 +41,16 @@ def reparameterize(mu: torch.Tensor, logvar: torch.Tensor, eps: torch.Tensor) ->
     Returns:
         z: shape [B, k], same dtype and device as mu.
     """
+    # BEGIN SOLUTION
     return mu + torch.exp(0.5 * logvar) * eps
+    # END SOLUTION
 
 
 def vae_loss(
     x: torch.Tensor, x_hat: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor
 ) -> torch.Tensor:
-    """The VAE loss (negative ELBO up to constants), averaged over the batch.
+    """The VAE loss, averaged over the batch: the negative ELBO up to constants and the
+    weighting of the reconstruction term (a squared error stands for -log p(x|z)).
 
     For each example n:
       recon_n = Σ (x_hat[n] - x[n])²           (sum over all feature dims of x)
@@ -60,9 +67,11 @@ def vae_loss(
     Returns:
         a 0-d tensor (shape []), same dtype and device as x.
     """
+    # BEGIN SOLUTION
     recon = (x_hat - x).pow(2).reshape(x.shape[0], -1).sum(dim=1)
     kl = -0.5 * (1 + logvar - mu.pow(2) - logvar.exp()).sum(dim=1)
     return (recon + kl).mean()
+    # END SOLUTION
 
 
 def q_sample(
@@ -83,8 +92,10 @@ def q_sample(
     Returns:
         x_t: shape like x0, same dtype and device as x0.
     """
+    # BEGIN SOLUTION
     ab = _per_example(alpha_bar[t], x0)
     return ab.sqrt() * x0 + (1 - ab).sqrt() * noise
+    # END SOLUTION
 
 
 def p_sample_step(
@@ -113,6 +124,7 @@ def p_sample_step(
     Returns:
         x_{t-1}: shape like x_t, same dtype and device as x_t.
     """
+    # BEGIN SOLUTION
     alphas = 1 - betas
     alpha_bar = torch.cumprod(alphas, dim=0)
     beta_t = _per_example(betas[t], x_t)
@@ -121,6 +133,7 @@ def p_sample_step(
     mean = (x_t - beta_t / (1 - ab_t).sqrt() * eps_pred) / alpha_t.sqrt()
     nonzero = _per_example((t > 0).to(x_t.dtype), x_t)
     return mean + nonzero * beta_t.sqrt() * noise
+    # END SOLUTION
 
 
 def flow_matching_pair(
@@ -140,8 +153,10 @@ def flow_matching_pair(
     Returns:
         (x_t, v): a tuple of two tensors shaped like x0, same dtype and device as x0.
     """
+    # BEGIN SOLUTION
     tt = _per_example(t, x0)
     return (1 - tt) * x0 + tt * x1, x1 - x0
+    # END SOLUTION
 
 
 def euler_sample(x0: torch.Tensor, velocity: torch.nn.Module, steps: int) -> torch.Tensor:
@@ -162,8 +177,10 @@ def euler_sample(x0: torch.Tensor, velocity: torch.nn.Module, steps: int) -> tor
     Returns:
         x1: shape like x0, same dtype and device as x0.
     """
+    # BEGIN SOLUTION
     h = 1.0 / steps
     x = x0
     for k in range(steps):
         x = x + h * velocity(x, k / steps)
     return x
+    # END SOLUTION

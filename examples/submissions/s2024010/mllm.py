@@ -7,7 +7,9 @@ device, and no new tensor is created on the CPU when the inputs live elsewhere.
 No input is modified in place.
 """
 
+# BEGIN SOLUTION
 import math
+# END SOLUTION
 
 import torch
 
@@ -26,7 +28,9 @@ def project_visual_tokens(v: torch.Tensor, W: torch.Tensor, b: torch.Tensor) -> 
     Returns:
         shape [B, T, dl], same dtype and device as v.
     """
+    # BEGIN SOLUTION
     return v @ W.T + b
+    # END SOLUTION
 
 
 def gated_cross_attention(
@@ -56,9 +60,11 @@ def gated_cross_attention(
     Returns:
         shape [B, L, d], same dtype and device as x.
     """
+    # BEGIN SOLUTION
     d = x.shape[-1]
     q = x @ Wq
     k = v @ Wk
     values = v @ Wv
     attn = torch.softmax(q @ k.transpose(-2, -1) / math.sqrt(d), dim=-1)
     return x + torch.tanh(alpha) * ((attn @ values) @ Wo)
+    # END SOLUTION

@@ -8,7 +8,10 @@ No input is modified in place.
 """
 
 import torch
+
+# BEGIN SOLUTION
 import torch.nn.functional as F
+# END SOLUTION
 
 
 def similarity_matrix(z_a: torch.Tensor, z_b: torch.Tensor) -> torch.Tensor:
@@ -25,7 +28,9 @@ def similarity_matrix(z_a: torch.Tensor, z_b: torch.Tensor) -> torch.Tensor:
     Returns:
         S: shape [N, M], same dtype and device as z_a; row i is z_a[i].
     """
+    # BEGIN SOLUTION
     return F.normalize(z_a, dim=-1) @ F.normalize(z_b, dim=-1).T
+    # END SOLUTION
 
 
 def info_nce(z_a: torch.Tensor, z_b: torch.Tensor, temperature: float) -> torch.Tensor:
@@ -45,9 +50,11 @@ def info_nce(z_a: torch.Tensor, z_b: torch.Tensor, temperature: float) -> torch.
     Returns:
         a 0-d tensor (shape []), same dtype and device as z_a.
     """
+    # BEGIN SOLUTION
     logits = similarity_matrix(z_a, z_b) / temperature
     idx = torch.arange(logits.shape[0], device=logits.device)
     return -torch.log_softmax(logits, dim=1)[idx, idx].mean()
+    # END SOLUTION
 
 
 def clip_loss(z_a: torch.Tensor, z_b: torch.Tensor, temperature: float) -> torch.Tensor:
@@ -65,9 +72,11 @@ def clip_loss(z_a: torch.Tensor, z_b: torch.Tensor, temperature: float) -> torch
     Returns:
         a 0-d tensor (shape []), same dtype and device as z_a.
     """
+    # BEGIN SOLUTION
     logits = similarity_matrix(z_a, z_b) / temperature
     n = logits.shape[0]
     idx = torch.arange(n, device=logits.device)
     a_to_b = -torch.log_softmax(logits, dim=1)[idx, idx].mean()
     b_to_a = -torch.log_softmax(logits, dim=0)[idx, idx].mean()
     return (a_to_b + b_to_a) / 2
+    # END SOLUTION
