@@ -272,3 +272,25 @@ def test_a_variants_build_is_graded_from_the_version_named(tmp_path):
     rows = {r["id"]: r for r in read_csv(tmp_path / "grades" / "grades.csv")}
     assert rows["u1"]["variant"] == "B" and rows["u2"]["status"] == "no paper"
     assert rows["u2"]["total (of 34)"] == ""  # no paper: no points, not a zero
+
+
+def test_the_cli_summary_prints_the_intake_and_who_is_apart(canvas_class):
+    from typer.testing import CliRunner
+
+    from mmexam.cli import app
+
+    root, exam, summary = canvas_class
+    args = ["grade", str(root / "submissions.zip"), "--variants", str(exam.variants)]
+    args += ["--bank", str(BANK), "--out", str(root / "grades"), "--manual", str(root / "manual")]
+    args += ["--roster", str(root / "canvas-roster.csv")]
+    done = CliRunner().invoke(app, args)
+    assert done.exit_code == 0, done.output
+    text = " ".join(done.output.split())  # rich wraps long lines
+    assert "graded 0, reused 4" in text  # nothing changed: every result reused
+    assert f"intake: {len(summary.intake)} decision(s) on how submissions were read:" in text
+    assert (
+        "s2024001: fusion-1.py: accepted as fusion.py (the name an LMS gives a re-upload)" in text
+    )
+    assert "off the roster: canvas-555 (not in grades.csv; see off-roster.csv)" in text
+    assert "no submission: s2024004" in text
+    assert "'Student, Test' is Canvas's own row, not a student; skipped" in text
