@@ -161,7 +161,17 @@ def _folder_entry(
         path, kind = listing.root, "members"
     else:
         pairs, path, kind = (), listing.root / name, "folder"
-    return Entry(lms_id, path, kind, pairs, name, lms, lms_id, hint, (note,))
+    return Entry(
+        id=lms_id,
+        path=path,
+        kind=kind,
+        members=pairs,
+        label=name,
+        lms=lms,
+        lms_id=lms_id,
+        name_hint=hint,
+        notes=(note,),
+    )
 
 
 def _gradescope(listing: Listing, metadata: bytes) -> tuple[list[Entry], set[str], list[str]]:
