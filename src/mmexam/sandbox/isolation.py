@@ -41,8 +41,10 @@ class Limits:
 
     cpu_seconds_per_call: float = 5.0  # RLIMIT_CPU armed per call (import counts as a call)
     wall_seconds_per_submission: float = 60.0  # from open() to the last call, trusted clock
-    memory_mb: int = 2048  # address space above the zygote's (RLIMIT_AS); RSS on the GPU lane
-    max_processes: int = 64  # RLIMIT_NPROC for the child (threads count)
+    # Address space above the zygote's per process (RLIMIT_AS; RSS on the GPU lane), and
+    # with control groups all the student's processes together (+ 256 MB, tmpfs and shm too).
+    memory_mb: int = 2048
+    max_processes: int = 64  # RLIMIT_NPROC for the child (threads count); pids.max of its group
     output_bytes: int = 64 * 1024  # captured stdout+stderr per submission; the rest is dropped
     result_mb: int = 64  # largest set of tensors one call may return
     file_mb: int = 16  # RLIMIT_FSIZE: largest file the child may write in its private folder
