@@ -237,7 +237,9 @@ def test_every_function_has_at_least_two_buggy_fixtures_and_each_is_tested():
 @pytest.mark.parametrize(("task", "name"), CASES, ids=[n for _, n in CASES])
 def test_buggy_fixture_loses_points_naming_the_broken_property(sandbox, task, name):
     source = (BUGGY / task / f"{name}.py").read_text(encoding="utf-8")
-    result = run_checks(task, source, hidden=True, sandbox=sandbox)
+    # salt="": the public checks on the bundle's inputs (grading draws fresh ones), so the
+    # messages quote the numbers written below
+    result = run_checks(task, source, hidden=True, sandbox=sandbox, salt="")
     function = name.split("__")[0]
     by_name = {c.name: c for c in result.checks}
     own = [c for c in result.checks if c.function == function]
@@ -309,10 +311,9 @@ def test_a_crash_in_one_call_costs_only_that_check(sandbox):
     # the invariance check passes on its own but pays only once the values match
     withheld = "similarity_matrix.scale_invariant"
     assert sorted(failed) == sorted([withheld, *(f"similarity_matrix.{n}" for n in with_n7)])
+    # hidden checks name the kind of failure only: the exit status is the student's to choose
     assert all(
-        "process exited with status 3" in message
-        for name, message in failed.items()
-        if name != withheld
+        "ended its process" in message for name, message in failed.items() if name != withheld
     )
     assert failed[withheld].startswith(
         "similarity_matrix: not credited: similarity_matrix does not yet match the reference "

@@ -389,15 +389,15 @@ class PairClose(Judge):
 
         from mmexam.checks.compare import structure, values
 
-        second, failure = caller.again(call, call.args2)
+        second, failure = caller.again(call, call.args2 or ())
         if failure:
             return failure
         first = outcome.value if isinstance(outcome.value, torch.Tensor) else None
-        lines = (
-            structure(second.value, first, what="second output", reveal=caller.reveal)
-            if first is not None
-            else ["output is not a tensor"]
-        )
+        if first is None:
+            return caller.head(call, f"does not hold: {caller.plan.property}") + _details(
+                ["output is not a tensor"]
+            )
+        lines = structure(second.value, first, what="second output", reveal=caller.reveal)
         lines = lines or values(
             second.value,
             first,
@@ -421,7 +421,7 @@ class PairEqual(Judge):
     constant_passes: ClassVar[bool] = True
 
     def judge_call(self, caller: Caller, call: Call, outcome: Any) -> str | None:
-        second, failure = caller.again(call, call.args2)
+        second, failure = caller.again(call, call.args2 or ())
         if failure:
             return failure
         if not bitwise_equal(outcome.value, second.value):

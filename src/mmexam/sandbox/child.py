@@ -24,6 +24,7 @@ import socket
 import sys
 import traceback
 import types
+from typing import Any
 
 from .confine import PR_SET_PDEATHSIG, install_seccomp, prctl, set_child_limits, vsize
 from .modules import build_module
@@ -59,7 +60,7 @@ class Child:
         self.workdir = workdir
         self.config = config
         self.scripts = scripts  # file name -> {"calls", "tensors"}, decoded by the zygote
-        self.arena = None  # the mmap of the last batch's arena (see wire.ARENA)
+        self.arena: Any = None  # the mmap of the last batch's arena (see wire.ARENA)
         self.call_arena: dict | None = None  # the call's argument keys -> arena offsets
         self.viewed: set = set()  # the call's argument keys handed over as arena views
         self.device = config["device"]

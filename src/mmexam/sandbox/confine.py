@@ -102,7 +102,7 @@ _SECCOMP_ARCHES = {
 _F_SETOWN, _F_SETSIG, _F_SETOWN_EX = 8, 10, 15
 _FIOSETOWN, _SIOCSPGRP = 0x8901, 0x8902
 _AF_UNIX = 1
-_ARG_RULES = {
+_ARG_RULES: dict[str, tuple[tuple[int, int, tuple[int, ...], bool], ...]] = {
     "x86_64": (
         (72, 24, (_F_SETOWN, _F_SETSIG, _F_SETOWN_EX), False),  # fcntl(fd, cmd)
         (16, 24, (_FIOSETOWN, _SIOCSPGRP), False),  # ioctl(fd, request)

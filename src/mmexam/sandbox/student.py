@@ -80,7 +80,6 @@ class StudentModule:
         self._log: list[Call] = []
         self._pipe: _Pipeline | None = None
         self._script = sandbox._scripts.get(self.filename)
-        self._next = self._script  # the script segment the next pipeline would replay
         self._out_of_time: dict[str, str] = {}
         self._arena: int | None = None  # the memfd of the batch in flight (wire.ARENA)
         self.closed = False
@@ -188,7 +187,7 @@ class StudentModule:
 
     def _roundtrip(
         self, child: ChildProc, meta: dict, blob: bytes, max_blob: int, fds: tuple[int, ...] = ()
-    ) -> tuple[tuple[dict, bytes] | None, str | None]:
+    ) -> tuple[tuple[dict, bytearray] | None, str | None]:
         """Send one request and read its reply; on any failure end the child and say why."""
         seq = child.next_seq()
         frame = pack_frame({**meta, "seq": seq}, blob)
@@ -206,7 +205,7 @@ class StudentModule:
         deadline: float,
         max_blob: int,
         fds: tuple[int, ...] = (),
-    ) -> tuple[tuple[dict, bytes] | None, str | None]:
+    ) -> tuple[tuple[dict, bytearray] | None, str | None]:
         """Read the reply `seq` (sending `frame` and `fds` first, if any) before `deadline`."""
         try:
             if frame is not None:
@@ -313,24 +312,13 @@ class StudentModule:
         encoder = Encoder()
         meta, plan = encoder.call(call, self.filename)
         fds = self._new_arena(encoder.arena_image())
-        # A call with its own memory limit runs alone (never in a script), so the student
-        # group's peak, measured from outside, is this call's.
-        mark = None if call.memory_mb is None else self._sandbox.memory_mark()
         reply, error = self._roundtrip(
             child, {"kind": BATCH, "calls": [meta]}, encoder.blob(), self._max_reply(call), fds
         )
-        used = None if mark is None else self._sandbox.memory_since(mark)
         if error is not None:
             return CallOutcome(ok=False, error=error)
         assert reply is not None
-        outcome = self._outcome(child, reply, call, plan)
-        if used is not None and call.memory_mb is not None and used > call.memory_mb << 20:
-            outcome.ok, outcome.value, outcome.grads = False, None, None
-            outcome.error = (
-                f"exceeded {call.memory_mb} MB of memory in this call "
-                f"({used >> 20} MB, measured outside the sandbox)"
-            )
-        return outcome
+        return self._outcome(child, reply, call, plan)
 
     def _max_reply(self, call: Call | None = None) -> int:
         """The largest reply read for `call`: the caller's cap, never above the limit's."""
@@ -341,11 +329,9 @@ class StudentModule:
 
     def _from_pipeline(self, call: Call) -> CallOutcome | None:
         """The outcome from the replayed script, or None when it must be made on its own."""
-        script = self._next
+        script = self._script
         if self._pipe is None:
-            if script is None or not same_call(script.calls[0], call):
-                if call.memory_mb is None:  # a call made on its own between segments
-                    self._next = None
+            if script is None or len(self._log) != 1 or not same_call(script.calls[0], call):
                 return None
             child, error = self._ready_child()
             if child is None:
@@ -374,7 +360,6 @@ class StudentModule:
         )
         if match is None or not pipe.child.alive:
             self._abort_pipeline()
-            self._next = None
             return None
         child = pipe.child
         while pipe.next <= match:
@@ -389,9 +374,8 @@ class StudentModule:
                     self._pipe = None
                     return None
                 continue
-            if pipe.next >= len(calls):  # the segment is done: the next one replays next
+            if pipe.next >= len(calls):
                 self._pipe = None
-                self._next = self._sandbox.next_script(self.filename, pipe.script)
             if error is not None:
                 self._pipe = None
                 return CallOutcome(ok=False, error=error)
@@ -504,7 +488,7 @@ class StudentModule:
         they are now (read by the trusted side: the child's report plays no part)."""
         import torch
 
-        after = {}
+        after: dict[str, Any] = {}
         if self._arena is None:
             return after
         for key, offset, original in plan.arena:

@@ -228,7 +228,7 @@ def _layout(header: bytes, max_bytes: int) -> tuple[tuple, int]:
             continue
         if not isinstance(info, dict):
             raise TensorFormatError("bad entry")
-        dtype = _DTYPES.get(info.get("dtype"))
+        dtype = _DTYPES.get(str(info.get("dtype")))
         shape = info.get("shape")
         offsets = info.get("data_offsets")
         if dtype is None:
