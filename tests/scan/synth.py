@@ -171,11 +171,12 @@ def degrade(image: Image.Image, how: Degrade, rendered_dpi: int, rng: random.Ran
     )
     if how.blur:
         out = out.filter(ImageFilter.GaussianBlur(how.blur))
-    if how.noise:
-        pixels = np.asarray(out, dtype=np.float32)
-        pixels = pixels + np.random.default_rng(rng.randint(0, 2**31)).normal(
-            0, how.noise, pixels.shape
-        )
+    if how.noise:  # a seeded tile of Gaussian noise, repeated over the page (cheap)
+        tile = np.random.default_rng(rng.randint(0, 2**31)).normal(0, how.noise, (509, 503))
+        h, w = out.size[1], out.size[0]
+        reps = (-(-h // tile.shape[0]), -(-w // tile.shape[1]))
+        noise = np.tile(tile.astype(np.int16), reps)[:h, :w]
+        pixels = np.asarray(out, dtype=np.int16) + noise
         out = Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8))
     if how.upside_down:
         out = out.transpose(Image.Transpose.ROTATE_180)

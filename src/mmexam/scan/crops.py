@@ -49,5 +49,5 @@ def crop(
 
 def png(picture: Image.Image) -> bytes:
     out = io.BytesIO()
-    picture.save(out, format="PNG", optimize=False)
+    picture.save(out, format="PNG", compress_level=1)  # 5x faster than the default, ~20% larger
     return out.getvalue()
