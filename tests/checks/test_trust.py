@@ -263,3 +263,13 @@ def test_grading_hides_the_course_build_and_submissions(tmp_path):
     want = {"subs", "build", "grades", "manual", "course", "course/graders"}
     assert {(tmp_path / w).resolve() for w in want} <= hidden
     assert os.path.sep not in {str(p) for p in hidden}
+
+
+def test_the_worker_pool_refuses_without_bubblewrap(monkeypatch):
+    """What `mmexam grade` meets: its workers are never started without the opt-out."""
+    from mmexam.errors import SandboxError
+    from mmexam.sandbox import map_in_workers
+
+    monkeypatch.setitem(isolation._probe_cache, "bwrap", "bubblewrap (bwrap) is not installed")
+    with pytest.raises(SandboxError, match="not installed — install bubblewrap .* --no-sandbox"):
+        list(map_in_workers(len, ["ab"], jobs=1))

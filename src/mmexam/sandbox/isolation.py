@@ -107,7 +107,8 @@ def isolation_status() -> tuple[str, str | None]:
     return "rlimits-only", (
         f"WARNING: student code runs WITHOUT a sandbox ({reason}): only rlimits apply — "
         "it can read and write your files and use the network. Install bubblewrap "
-        "(apt install bubblewrap); this run opted out with --no-sandbox."
+        "(apt install bubblewrap): without it mmexam runs student code only when asked "
+        "to with --no-sandbox."
     )
 
 

@@ -27,7 +27,7 @@ from typing import Any, Generic, TypeVar
 
 from mmexam.errors import SandboxError
 from mmexam.sandbox.client import Sandbox
-from mmexam.sandbox.isolation import Limits, SandboxWarning, isolation_status
+from mmexam.sandbox.isolation import Limits, SandboxWarning, isolation_status, probe_bwrap
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -141,7 +141,7 @@ def map_in_workers(
     if isolation != "bwrap":
         if require_sandbox:
             raise SandboxError(
-                f"the sandbox is required but unavailable: {warning} — install bubblewrap "
+                f"the sandbox is required but unavailable: {probe_bwrap()} — install bubblewrap "
                 "(apt install bubblewrap), or pass --no-sandbox to run student code without it"
             )
         warnings.warn(str(warning), SandboxWarning, stacklevel=2)
