@@ -103,6 +103,51 @@ def run(name: str, data: dict[str, dict[str, tuple[str, str]]]) -> dict[str, flo
     return {"ratio": ratio, "purity": purity}
 
 
+GRID = [0.0, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5]
+
+
+def cross_validate(name: str, data: dict[str, dict[str, tuple[str, str]]]) -> None:
+    """Leave one question out: its threshold is the best one on the other questions."""
+    used, measure = choose_measure(name)
+    cache: dict[tuple[str, ...], object] = {}
+
+    def cached(texts):  # the same distinct answers are compared once per question
+        key = tuple(texts)
+        if key not in cache:
+            cache[key] = measure(texts)
+        return cache[key]
+
+    table: dict[tuple[str, float], tuple[int, int, int]] = {}
+    for question, answers in data.items():
+        texts = {a: t for a, (t, _) in answers.items()}
+        for threshold in GRID:
+            decisions, pure, _ = score(propose_groups(texts, cached, threshold), answers)
+            table[question, threshold] = (decisions, pure, len(answers))
+    identical = {
+        q: len(identical_groups({a: t for a, (t, _) in v.items()})) for q, v in data.items()
+    }
+    totals = Counter()
+    for held in data:
+        rest = [q for q in data if q != held]
+
+        def saved(th: float, rest: list[str] = rest) -> tuple[bool, float]:
+            d = sum(table[q, th][0] for q in rest)
+            p = sum(table[q, th][1] for q in rest) / sum(table[q, th][2] for q in rest)
+            return p >= 0.95, sum(identical[q] for q in rest) / d
+
+        best = max(GRID, key=saved)
+        decisions, pure, n = table[held, best]
+        totals.update(decisions=decisions, pure=pure, answers=n, identical=identical[held])
+        print(
+            f"  {held:34} threshold {best:<5} {identical[held]:3} -> {decisions:3} decisions, "
+            f"purity {pure / n:.1%}"
+        )
+    print(
+        f"leave-one-question-out ({used}): {totals['identical'] / totals['decisions']:.1f}x fewer, "
+        f"purity {totals['pure'] / totals['answers']:.1%}"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument(
@@ -119,6 +164,7 @@ def main() -> None:
     names = ["lexical", "embedding"] if args.measure == "both" else [args.measure]
     for name in names:
         run(name, data)
+        cross_validate(name, data)
 
 
 if __name__ == "__main__":

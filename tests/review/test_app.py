@@ -148,11 +148,15 @@ def test_override_second_key_and_regrade(app, example):
     ta = log_in(app, "Ann")
     before = totals(ta)
     page = ta.get("/").text
-    question = re.findall(r'href="/question/([^"]+)"', page)
-    qid = next(q for q in question if "." not in q)
-    view = ta.get(f"/question/{qid}").text
-    wrong = re.findall(r'<tr data-option="(\d+)"><td>[^<]*</td><td>(\d+)</td>\s*<td>wrong', view)
-    assert wrong, view
+    wrong: list[tuple[str, str]] = []
+    for qid in re.findall(r'href="/question/([^"]+)"', page):  # one with a wrong option chosen
+        view = ta.get(f"/question/{qid}").text
+        wrong = re.findall(
+            r'<tr data-option="(\d+)"><td>[^<]*</td><td>(\d+)</td>\s*<td>wrong', view
+        )
+        if wrong:
+            break
+    assert wrong, "some student chose a wrong option of some MCQ"
     option = wrong[0][0]
     reply = ta.post("/do/mcq-key", data={"csrf": ta.csrf, "question": qid, "option": option})
     assert reply.status_code == 200
@@ -214,3 +218,17 @@ def test_writes_need_the_csrf_token_and_a_login(app):
     stranger = TestClient(app, base_url="http://127.0.0.1")
     assert stranger.post("/api/grade", json={}, follow_redirects=False).status_code == 303
     assert stranger.get("/slot/2.1", follow_redirects=False).status_code == 303
+
+
+def test_rubric_items_are_added_and_reordered(app):
+    ta = log_in(app, "Ann")
+    key = slot_answers(ta, "2.4")[0]["key"]
+    before = [r["id"] for r in rubric_items(ta, "2.4")]
+    added = api(ta, "rubric-add", {"key": key, "points": 0.5, "description": "cites the lecture"})
+    assert added.status_code == 200, added.text
+    new = added.json()["id"]
+    assert api(ta, "rubric-move", {"id": new, "delta": -99}).status_code == 200
+    order = [r["id"] for r in rubric_items(ta, "2.4")]
+    assert order[0] == new and sorted(order[1:]) == sorted(before)
+    empty = api(ta, "rubric-add", {"key": key, "points": 1, "description": " "})
+    assert empty.status_code == 400 and "description" in empty.json()["error"]

@@ -29,7 +29,7 @@ Shards = dict[int, tuple[RunInfo, Path]]  # K -> (its record, its folder)
 
 def merge_shards(shard_dirs: list[Path], out: Path, manual_dir: Path) -> GradeSummary:
     """Join the results of `--shard K/N` runs and write the outputs for everyone."""
-    from mmexam.grade import manual, outputs
+    from mmexam.grade import manual, outputs, review_state
 
     infos, total = _read_shards(shard_dirs)
     missing = [k for k in range(1, total + 1) if k not in infos]
@@ -68,6 +68,10 @@ def merge_shards(shard_dirs: list[Path], out: Path, manual_dir: Path) -> GradeSu
                 )
     sheets = manual.read_sheets(manual_dir, max_points)
     summary = GradeSummary(info=info, results=[results[i] for i in sorted(results)], notes=warnings)
+    # the review database (`mmexam review`) is the source of TAs' decisions, as in a whole run
+    summary.results, sheets = review_state.overlay(
+        summary.results, sheets, review_state.load_saved(out)
+    )
     return outputs.finish(summary, out, manual_dir, sheets)
 
 

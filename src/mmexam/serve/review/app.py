@@ -15,6 +15,7 @@ password; the name is what the audit log records.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -131,7 +132,10 @@ def create_review_app(config: ReviewConfig) -> Starlette:
         return html("student", request, session, view)
 
     async def audit_page(request: Request, session: Session) -> Response:
-        return html("audit", request, session, {"log": store.audit_log()})
+        log = await run_in_threadpool(store.audit_log)
+        for row in log:
+            row["when"] = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(row["at"]))
+        return html("audit", request, session, {"log": log})
 
     async def grades(request: Request, session: Session) -> Response:
         text = await run_in_threadpool(lambda: config.space.grades_csv(store.saved()))

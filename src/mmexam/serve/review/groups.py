@@ -33,7 +33,7 @@ import numpy as np
 from mmexam.embedding import embedding_backend
 from mmexam.grade.manual import normalise_answer
 
-THRESHOLDS = {"embedding": 0.1, "lexical": 0.1}
+THRESHOLDS = {"embedding": 0.1, "lexical": 0.05}
 """Mean centred similarity from which two clusters of answers merge."""
 MIN_DISTINCT = 4
 
