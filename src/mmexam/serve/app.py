@@ -104,6 +104,7 @@ def create_app(config: ServeConfig) -> Starlette:
         runner=config.check_runner,
         clock=config.clock,
         graders=exam.graders,
+        tasks=exam.all_tasks,
     )
 
     # ------------------------------------------------------------ helpers

@@ -57,11 +57,13 @@ class CheckQueue:
         runner: Callable[[Any, str, str], Any] | None = None,
         clock: Callable[[], float] = time.time,
         graders: Path | None = None,
+        tasks: list[str] | None = None,
     ) -> None:
         self.db = db
         self.workers = max(1, workers)
         self.clock = clock
         self.graders = graders
+        self.tasks = tasks or []
         self._runner = runner
         self._pool: ProcessPoolExecutor | None = None
         self._queue: queue.Queue[Job | None] = queue.Queue(maxsize=MAX_QUEUED)
@@ -73,6 +75,10 @@ class CheckQueue:
     def start(self) -> None:
         if self._runner is None:
             self._pool = self._new_pool()
+            # each worker imports torch and starts its sandbox now, before the exam,
+            # so the first student's check does not wait for it (nor the saves around it)
+            for _ in range(self.workers):
+                self._pool.submit(_warm_up, self.graders, tuple(self.tasks))
         for n in range(self.workers):
             thread = threading.Thread(target=self._work, name=f"mmexam-check-{n}", daemon=True)
             thread.start()
@@ -157,10 +163,18 @@ def _init_worker() -> None:
         os.nice(10)
 
 
-def _check_in_worker(task: str, source: str, graders: Path | None) -> tuple[str, str | None]:
-    global _sandbox, _warning
-    from mmexam.checks import run_checks
+def _warm_up(graders: Path | None, tasks: tuple[str, ...]) -> None:
+    """Start the sandbox's zygote (torch imported) and plan the exam's tasks' checks."""
+    from mmexam.checks import plans
+    from mmexam.paths import GRADERS
 
+    _open_sandbox(graders).zygote_info()
+    for task in tasks:
+        plans(task, graders=graders or GRADERS)
+
+
+def _open_sandbox(graders: Path | None) -> Any:
+    global _sandbox, _warning
     if _sandbox is None:
         from mmexam.paths import GRADERS, trusted_modules
         from mmexam.sandbox import Sandbox
@@ -169,12 +183,20 @@ def _check_in_worker(task: str, source: str, graders: Path | None) -> tuple[str,
             warnings.simplefilter("always")
             _sandbox = Sandbox(modules=trusted_modules(graders or GRADERS))
         _warning = str(caught[0].message) if caught else None
+    return _sandbox
+
+
+def _check_in_worker(task: str, source: str, graders: Path | None) -> tuple[str, str | None]:
+    global _sandbox
+    from mmexam.checks import run_checks
+
+    sandbox = _open_sandbox(graders)
     try:
         result = run_checks(
-            task, source, hidden=False, sandbox=_sandbox, filename=f"{task}.py", graders=graders
+            task, source, hidden=False, sandbox=sandbox, filename=f"{task}.py", graders=graders
         )
     except Exception:
-        _sandbox.close()
+        sandbox.close()
         _sandbox = None
         raise
     return result.model_dump_json(), _warning
