@@ -12,6 +12,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from typer.core import TyperGroup
 
 from mmexam.cli.app import app
@@ -95,7 +96,8 @@ def show(console: Console, result: Any) -> None:
     """One line per problem page, then what was written and what waits for a person."""
     for problem in result.problems:
         console.print(
-            f"[yellow]page not used:[/] {problem.source}: {problem.message}", highlight=False
+            f"[yellow]page not used:[/] {escape(problem.source)}: {escape(problem.message)}",
+            highlight=False,
         )
     seconds = f" in {result.seconds:.1f} s" if result.seconds else ""
     pages = f"{result.pages} pages, " if result.pages else ""

@@ -128,7 +128,7 @@ def assemble(scan: PaperScan) -> tuple[dict[str, object], list[Doubt]]:
                 continue  # on a page not scanned: that page's doubt covers it
             answers[item.number] = _on_paper(scan, item.number)
             if item.kind == "numeric":
-                crop = scan.crops[item.number][0]
+                crop = scan.crops[item.number][-1]  # the answer field, placed last
                 doubts.append(
                     Doubt(scan.folder, "numeric", item.number, -1, 0, None, "", crop, False)
                 )

@@ -15,7 +15,7 @@ from mmexam.paperlayout import ExamLayout, PaperLayout, Rect
 from mmexam.scan.align import align
 from mmexam.scan.boxes import Thresholds, darkness, decide, paper_white
 from mmexam.scan.crops import ZOOM_DPI, crop, png
-from mmexam.scan.identify import read_code
+from mmexam.scan.identify import Found, read_code
 from mmexam.scan.model import BoxReading
 from mmexam.scan.pages import Page
 
@@ -58,16 +58,14 @@ def _thumbnail(image: np.ndarray, dpi: float | None) -> bytes:
     return png(picture)
 
 
-def read_page(
-    page: Page, layout: ExamLayout, papers: dict[tuple[str, bool], PaperLayout], limits: Thresholds
-) -> PageRead | PageFailed:
-    """Identify, align and measure one page."""
+def identify(
+    page: Page, layout: ExamLayout, papers: dict[tuple[str, bool], PaperLayout], white: float
+) -> tuple[Found, PaperLayout] | PageFailed:
+    """Whose page this is, from its code; or why it cannot be used."""
     image = page.image
-    white = paper_white(image)
     found = read_code(image)
     if found is None:
-        ink = float(np.mean(image < 0.5 * white))
-        if ink < BLANK_INK:
+        if float(np.mean(image < 0.5 * white)) < BLANK_INK:
             return PageFailed(page.source, "a blank page (the back of a sheet?): skipped", True)
         return PageFailed(
             page.source,
@@ -75,13 +73,13 @@ def read_page(
             "rescan it, or type its answers by hand",
             thumbnail=_thumbnail(image, page.dpi),
         )
-    if found.code is None:
+    code = found.code
+    if code is None:
         return PageFailed(
             page.source,
             f"its QR code ({found.text[:60]!r}) is not an mmexam page code: not a page of this exam",
             thumbnail=_thumbnail(image, page.dpi),
         )
-    code = found.code
     if code.exam != layout.exam:
         return PageFailed(
             page.source,
@@ -94,7 +92,21 @@ def read_page(
     if paper is None or not 1 <= code.page <= len(paper.pages):
         what = f"{who} is not in this build" if paper is None else f"{who} has no page {code.page}"
         return PageFailed(page.source, f"its code names page {code.page} of {who}, but {what}")
-    printed = paper.pages[code.page - 1]
+    return found, paper
+
+
+def read_page(
+    page: Page, layout: ExamLayout, papers: dict[tuple[str, bool], PaperLayout], limits: Thresholds
+) -> PageRead | PageFailed:
+    """Identify, align and measure one page."""
+    image = page.image
+    white = paper_white(image)
+    known = identify(page, layout, papers, white)
+    if isinstance(known, PageFailed):
+        return known
+    found, paper = known
+    number = found.code.page if found.code else 0
+    printed = paper.pages[number - 1]
     fit = align(image, found.corners, layout, white)
     boxes: list[Rect] = list(printed.boxes)
     values = darkness(image, fit.matrix, boxes, white, limits.ink)
@@ -107,7 +119,7 @@ def read_page(
                 number=box.number,
                 index=box.index,
                 column=box.column,
-                page=code.page,
+                page=number,
                 darkness=measured,
                 decision=decision,
             )
@@ -119,7 +131,7 @@ def read_page(
         page.source,
         paper.id,
         paper.anonymous,
-        code.page,
+        number,
         fit.marks_found,
         fit.trusted,
         fit.note,

@@ -75,7 +75,7 @@ def render(
             "Pages that could not be used",
             "Nothing from these pages was read.",
             [_problem_row(p) for p in problems],
-            "<tr><th>where</th><th>why</th><th>page</th></tr>",
+            "<tr><th>where</th><th>why</th><th>the page</th></tr>",
         ),
         _section(
             "Pages scanned twice",
