@@ -108,6 +108,10 @@ STOP_WORDS = frozenset(
 LETTERS = "abcdefghijklmnopqrstuvwxyz"
 TOP_WORDS = 12
 """Pairs are compared only when they share one of their 12 most weighted words."""
+MAX_POSTING = 200
+"""A word that is among the most weighted of more than this many questions (or of 5% of
+them, if more) is not used to find pairs (a 5,000-question bank would otherwise compare
+nearly every pair)."""
 
 
 @dataclass(frozen=True)
@@ -190,8 +194,13 @@ def _candidates(vectors: list[tuple[str, str, dict[str, float]]]) -> set[tuple[i
     for i, (_, _, vector) in enumerate(vectors):
         for word in sorted(vector, key=lambda w: -vector[w])[:TOP_WORDS]:
             index.setdefault(word, []).append(i)
+    # A word among the top ones of very many questions pairs everything with everything
+    # and is a topic, not a sign that two questions ask the same: skip it as a key.
+    widest = max(MAX_POSTING, len(vectors) // 20)
     pairs = set()
     for members in index.values():
+        if len(members) > widest:
+            continue
         for k, i in enumerate(members):
             for j in members[k + 1 :]:
                 if vectors[i][0] != vectors[j][0]:
