@@ -232,3 +232,15 @@ def test_rubric_items_are_added_and_reordered(app):
     assert order[0] == new and sorted(order[1:]) == sorted(before)
     empty = api(ta, "rubric-add", {"key": key, "points": 1, "description": " "})
     assert empty.status_code == 400 and "description" in empty.json()["error"]
+
+
+def test_wrong_passwords_are_throttled(app):
+    from starlette.testclient import TestClient
+
+    client = TestClient(app, base_url="http://127.0.0.1")
+    codes = []
+    for _ in range(31):
+        token = re.search(r'name="csrf" value="([^"]+)"', client.get("/login").text).group(1)
+        reply = client.post("/login", data={"csrf": token, "name": "Eve", "password": "guess"})
+        codes.append(reply.status_code)
+    assert codes[:30] == [401] * 30 and codes[30] == 429

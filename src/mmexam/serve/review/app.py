@@ -28,6 +28,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, RedirectRespons
 from starlette.routing import Mount, Route
 
 from mmexam.markup import MarkupError, to_html
+from mmexam.serve.app import FAILURE_WINDOW, MAX_FAILURES_PER_CLIENT, client_of
 from mmexam.serve.db import Database
 from mmexam.serve.review.actions import API, FORMS
 from mmexam.serve.review.store import ReviewStore
@@ -108,10 +109,17 @@ def create_review_app(config: ReviewConfig) -> Starlette:
         if not auth.login_ok(request, form):
             return login_page(request, "The form expired; please log in again.", 403)
         name = " ".join(form.get("name", "").split())[:64]
+        client, now = client_of(request), time.time()
+        by_client, by_all = await run_in_threadpool(
+            config.db.failures_since, client, "(review)", now - FAILURE_WINDOW
+        )
+        if by_client >= MAX_FAILURES_PER_CLIENT or by_all >= MAX_FAILURES_PER_CLIENT:
+            return login_page(request, "Too many failed logins; wait ten minutes.", 429)
         ok = await run_in_threadpool(
             verify_password, form.get("password", ""), config.password_hash
         )
         if not name or not ok:
+            await run_in_threadpool(config.db.record_failure, client, "(review)", now)
             return login_page(request, "Give your name and the review password.", 401)
         response = RedirectResponse("/", status_code=303)
         auth.start(response, request, "staff", name)
