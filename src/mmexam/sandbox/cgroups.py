@@ -427,6 +427,48 @@ class BoxGroups:
             "oom_kills": self.student.oom_kills() - self._oom0,
         }
 
+    def account(self, status: dict) -> None:
+        """Add what the student's group saw to a child's `status` (kill its leftovers first);
+        an unreadable group marks the box dirty (it is replaced)."""
+        try:
+            used = self.release()
+        except OSError as exc:
+            status["dirty"] = [f"control group: {exc}"]
+            return
+        status["student_cpu"] = used["cpu"]
+        status["peak_bytes"] = used["peak_bytes"]
+        status["left_behind"] = used["left"]
+        if used["oom_kills"] and status.get("reason") is None:
+            status["reason"] = "memory"
+
+    def mark(self) -> int | None:
+        """Start measuring one call: the bytes the student's group holds now (its peak
+        starts over from them), or None if the group cannot be read."""
+        try:
+            self.student.reset_peak()
+            return self.student.memory_now()
+        except OSError:
+            return None
+
+    def since(self, mark: int) -> int | None:
+        """The most bytes the student's group held above `mark` since `mark()`."""
+        try:
+            return max(0, self.student.memory_peak() - mark)
+        except OSError:
+            return None
+
+    def usage(self) -> dict:
+        """The box's and the student group's peak memory and limits in bytes, the box's CPU
+        seconds, and how many processes the student group holds now."""
+        return {
+            "box_peak_bytes": self.box.memory_peak(),
+            "box_limit_bytes": self.box_bytes,
+            "student_peak_bytes": self.student.memory_peak(),
+            "student_limit_bytes": self.student_bytes,
+            "cpu_seconds": self.box.cpu_seconds(),
+            "student_processes": len(self.student.procs()),
+        }
+
     def kill_all(self) -> None:
         """Everything in the box: the student's processes, then bubblewrap and the zygote."""
         self.student.kill_all()

@@ -413,20 +413,8 @@ class Sandbox:
         return self._cpu_before + now
 
     def box_usage(self) -> dict | None:
-        """What the control groups measured (None without them): the box's and the student
-        group's peak memory and limits in bytes, the box's CPU seconds, and the processes in
-        the student group now."""
-        if self._groups is None:
-            return None
-        box, student = self._groups.box, self._groups.student
-        return {
-            "box_peak_bytes": box.memory_peak(),
-            "box_limit_bytes": self._groups.box_bytes,
-            "student_peak_bytes": student.memory_peak(),
-            "student_limit_bytes": self._groups.student_bytes,
-            "cpu_seconds": box.cpu_seconds(),
-            "student_processes": len(student.procs()),
-        }
+        """What the control groups measured, or None without them (see `BoxGroups.usage`)."""
+        return None if self._groups is None else self._groups.usage()
 
     @property
     def zygote_info(self) -> dict:
@@ -521,7 +509,7 @@ class Sandbox:
                 self._kill_zygote()  # restarted on the next open
                 child.status = {"killed": True, "crashed_sandbox": str(exc)}
             if self._groups is not None:
-                self._account(child.status)
+                self._groups.account(child.status)
             if child.status.get("dirty"):
                 # The wipe left something for the next student: a fresh box instead.
                 self.dirty_restarts += 1
@@ -531,20 +519,6 @@ class Sandbox:
         if self._child is child:
             self._child = None
         return child.status
-
-    def _account(self, status: dict) -> None:
-        """Add what the student's control group saw to a child's `status`; kill leftovers."""
-        assert self._groups is not None
-        try:
-            used = self._groups.release()
-        except OSError as exc:  # the group is unreadable: the box cannot be trusted
-            status["dirty"] = [f"control group: {exc}"]
-            return
-        status["student_cpu"] = used["cpu"]
-        status["peak_bytes"] = used["peak_bytes"]
-        status["left_behind"] = used["left"]
-        if used["oom_kills"] and status.get("reason") is None:
-            status["reason"] = "memory"
 
     def remember(self, filename: str, calls: list[Call]) -> None:
         """Keep the longest call sequence seen for `filename` to replay for the next file.
@@ -578,25 +552,12 @@ class Sandbox:
         return None
 
     def memory_mark(self) -> int | None:
-        """Start measuring the student's memory from outside: the bytes charged now (the
-        group's peak starts over from them), or None without control groups."""
-        if self._groups is None:
-            return None
-        student = self._groups.student
-        try:
-            student.reset_peak()
-            return student.memory_now()
-        except OSError:
-            return None
+        """Start measuring the student's memory from outside (see `BoxGroups.mark`)."""
+        return None if self._groups is None else self._groups.mark()
 
     def memory_since(self, mark: int) -> int | None:
         """The most bytes the student's processes held above `mark` since `memory_mark`."""
-        if self._groups is None:
-            return None
-        try:
-            return max(0, self._groups.student.memory_peak() - mark)
-        except OSError:
-            return None
+        return None if self._groups is None else self._groups.since(mark)
 
     def _push_scripts(self) -> None:
         """Hand the zygote the scripts it lacks, so that the next child is born with their inputs.
