@@ -80,6 +80,7 @@ class StudentModule:
         self._log: list[Call] = []
         self._pipe: _Pipeline | None = None
         self._script = sandbox._scripts.get(self.filename)
+        self._next = self._script  # the script segment the next pipeline would replay
         self._out_of_time: dict[str, str] = {}
         self._arena: int | None = None  # the memfd of the batch in flight (wire.ARENA)
         self.closed = False
@@ -312,13 +313,24 @@ class StudentModule:
         encoder = Encoder()
         meta, plan = encoder.call(call, self.filename)
         fds = self._new_arena(encoder.arena_image())
+        # A call with its own memory limit runs alone (never in a script), so the student
+        # group's peak, measured from outside, is this call's.
+        mark = None if call.memory_mb is None else self._sandbox.memory_mark()
         reply, error = self._roundtrip(
             child, {"kind": BATCH, "calls": [meta]}, encoder.blob(), self._max_reply(call), fds
         )
+        used = None if mark is None else self._sandbox.memory_since(mark)
         if error is not None:
             return CallOutcome(ok=False, error=error)
         assert reply is not None
-        return self._outcome(child, reply, call, plan)
+        outcome = self._outcome(child, reply, call, plan)
+        if used is not None and call.memory_mb is not None and used > call.memory_mb << 20:
+            outcome.ok, outcome.value, outcome.grads = False, None, None
+            outcome.error = (
+                f"exceeded {call.memory_mb} MB of memory in this call "
+                f"({used >> 20} MB, measured outside the sandbox)"
+            )
+        return outcome
 
     def _max_reply(self, call: Call | None = None) -> int:
         """The largest reply read for `call`: the caller's cap, never above the limit's."""
@@ -329,9 +341,11 @@ class StudentModule:
 
     def _from_pipeline(self, call: Call) -> CallOutcome | None:
         """The outcome from the replayed script, or None when it must be made on its own."""
-        script = self._script
+        script = self._next
         if self._pipe is None:
-            if script is None or len(self._log) != 1 or not same_call(script.calls[0], call):
+            if script is None or not same_call(script.calls[0], call):
+                if call.memory_mb is None:  # a call made on its own between segments
+                    self._next = None
                 return None
             child, error = self._ready_child()
             if child is None:
@@ -360,6 +374,7 @@ class StudentModule:
         )
         if match is None or not pipe.child.alive:
             self._abort_pipeline()
+            self._next = None
             return None
         child = pipe.child
         while pipe.next <= match:
@@ -374,8 +389,9 @@ class StudentModule:
                     self._pipe = None
                     return None
                 continue
-            if pipe.next >= len(calls):
+            if pipe.next >= len(calls):  # the segment is done: the next one replays next
                 self._pipe = None
+                self._next = self._sandbox.next_script(self.filename, pipe.script)
             if error is not None:
                 self._pipe = None
                 return CallOutcome(ok=False, error=error)
