@@ -19,7 +19,7 @@ def test_revisions_append_and_the_past_is_recoverable(db_url):
     assert db.latest("s2")["1.1"].value == "d"
     assert db.student("s1")["last_save_at"] == 200.0
     # a refusal inside the transaction stores nothing
-    assert db.save("s1", [("1.1", "z")], 300.0, allowed=lambda conn: "403 over") == "403 over"
+    assert db.save("s1", [("1.1", "z")], 300.0, allowed=lambda row: "403 over") == "403 over"
     assert db.latest("s1")["1.1"].value == "b"
     db.close()
 

@@ -24,7 +24,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-import sqlalchemy as sa
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -32,7 +31,7 @@ from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Re
 from starlette.routing import Mount, Route
 
 from mmexam.serve.checks import Busy, CheckQueue
-from mmexam.serve.db import Database, students
+from mmexam.serve.db import Database
 from mmexam.serve.papers import (
     CODE_PREFIX,
     OnlineExam,
@@ -139,12 +138,12 @@ def create_app(config: ServeConfig) -> Starlette:
 
     def refusal(
         sid: str, seen: dict[str, Any] | None = None
-    ) -> Callable[[sa.Connection], str | None]:
-        """Inside the save's transaction: why this student may not write now, if so.
-        The student's row is left in `seen` (the response's state is made from it)."""
+    ) -> Callable[[dict[str, Any] | None], str | None]:
+        """Inside the save's transaction, given the student's row: why this student may
+        not write now, if so. The row is left in `seen` (the response's state is made
+        from it)."""
 
-        def check(conn: sa.Connection) -> str | None:
-            row = conn.execute(sa.select(students).where(students.c.id == sid)).mappings().first()
+        def check(row: dict[str, Any] | None) -> str | None:
             if row is None:
                 return "403 unknown student"
             if seen is not None:
@@ -154,7 +153,7 @@ def create_app(config: ServeConfig) -> Starlette:
                 return f"403 the exam starts at {clock_text(config.start)}; nothing was saved"
             if row["submitted_at"] is not None:
                 return "409 your paper was submitted; nothing was saved"
-            deadline = deadline_of(config, dict(row))
+            deadline = deadline_of(config, row)
             if now >= deadline:
                 return (
                     f"403 the exam ended for you at {clock_text(deadline)} (server clock); "
