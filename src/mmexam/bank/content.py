@@ -133,16 +133,7 @@ def check_templates(ctx: Context, entry: Entry, sites: list[_Site]) -> None:
     data = question.model_dump(mode="python")
     strings = list(P.templated_strings(data))
     if not question.params:
-        for path, text in strings:
-            stray = _STRAY_TEMPLATE.search(text) if "{" in text else None
-            if stray:
-                ctx.at(
-                    entry,
-                    path,
-                    f"{dotted(path)}: '{stray.group()}' looks like a template, but "
-                    "the question has no params — add params, or remove the braces",
-                )
-        sites.extend(_site(entry, path, text) for path, text in strings if _markup_path(path))
+        _check_untemplated(ctx, entry, strings, sites)
         return
 
     templated = [(path, text) for path, text in strings if P.is_template(text)]
@@ -160,34 +151,15 @@ def check_templates(ctx: Context, entry: Entry, sites: list[_Site]) -> None:
     # Failures come from expressions: evaluate each distinct one per draw
     # (reported at the first string using it); put whole strings together
     # only where the result is checked: options, numeric answers, markup.
-    first_use: dict[str, tuple] = {}
-    whole: list[tuple[tuple, str]] = []  # templates that Jinja renders as a whole
-    for path, text in templated:
-        found = P.expressions(text)
-        if found is None:
-            whole.append((path, text))
-            continue
-        for expression in found:
-            first_use.setdefault(expression, path)
+    first_use, whole = _split_expressions(templated)
     assembled = numeric_answers | {path for _, options in groups for path, _ in options}
     every = draws(question)
     for_markup = {id(v) for v in _markup_draws(every)}
     reported: set[tuple] = set()
     for values in every:
         note = _Note(values)
-        memo: dict[str, str] = {}
-        failed = False
-        for expression, path in first_use.items():
-            try:
-                memo[expression] = P.evaluate(expression, values)
-            except P.TemplateFailure as failure:
-                failed = _report_render(ctx, entry, reported, path, note, failure)
-        for path, text in whole:
-            try:
-                P.render(text, values)
-            except P.TemplateFailure as failure:
-                failed = _report_render(ctx, entry, reported, path, note, failure)
-        if failed:
+        memo = _evaluate_draw(ctx, entry, reported, note, values, first_use, whole)
+        if memo is None:
             continue
         markup_draw = id(values) in for_markup
         rendered: dict[tuple, str] = {}
@@ -214,6 +186,65 @@ def check_templates(ctx: Context, entry: Entry, sites: list[_Site]) -> None:
                 for path, _ in templated
                 if _markup_path(path)
             )
+
+
+def _check_untemplated(
+    ctx: Context, entry: Entry, strings: list[tuple[tuple, str]], sites: list[_Site]
+) -> None:
+    """A question without params: braces are a mistake; every string is checked once."""
+    for path, text in strings:
+        stray = _STRAY_TEMPLATE.search(text) if "{" in text else None
+        if stray:
+            ctx.at(
+                entry,
+                path,
+                f"{dotted(path)}: '{stray.group()}' looks like a template, but "
+                "the question has no params — add params, or remove the braces",
+            )
+    sites.extend(_site(entry, path, text) for path, text in strings if _markup_path(path))
+
+
+def _split_expressions(
+    templated: list[tuple[tuple, str]],
+) -> tuple[dict[str, tuple], list[tuple[tuple, str]]]:
+    """(each distinct expression -> the first path using it, templates rendered whole)."""
+    first_use: dict[str, tuple] = {}
+    whole: list[tuple[tuple, str]] = []  # templates that Jinja renders as a whole
+    for path, text in templated:
+        found = P.expressions(text)
+        if found is None:
+            whole.append((path, text))
+            continue
+        for expression in found:
+            first_use.setdefault(expression, path)
+    return first_use, whole
+
+
+def _evaluate_draw(
+    ctx: Context,
+    entry: Entry,
+    reported: set[tuple],
+    note: _Note,
+    values: dict[str, Any],
+    first_use: dict[str, tuple],
+    whole: list[tuple[tuple, str]],
+) -> dict[str, str] | None:
+    """Evaluate each distinct expression, and render each whole template, for one draw.
+
+    Returns the expressions' results, or None when one failed (reported)."""
+    memo: dict[str, str] = {}
+    failed = False
+    for expression, path in first_use.items():
+        try:
+            memo[expression] = P.evaluate(expression, values)
+        except P.TemplateFailure as failure:
+            failed = _report_render(ctx, entry, reported, path, note, failure)
+    for path, text in whole:
+        try:
+            P.render(text, values)
+        except P.TemplateFailure as failure:
+            failed = _report_render(ctx, entry, reported, path, note, failure)
+    return None if failed else memo
 
 
 def _report_render(

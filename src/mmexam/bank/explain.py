@@ -243,6 +243,7 @@ def _quote_hint(value: Any, expected: list[str]) -> str:
     return ""
 
 
+# Long by nature: one branch per pydantic error kind, each with its own wording.
 def _word(path: tuple, e: dict, data: Any, root: type[BaseModel]) -> Explained:
     kind = e["type"]
     loc = tuple(e["loc"])

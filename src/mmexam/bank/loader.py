@@ -127,6 +127,26 @@ def _check_bank(
             "missing: a bank needs exam.yaml (the "
             "blueprint) — see `mmexam schema --blueprint` for its format",
         )
+    _load_and_check(ctx, files, blueprint_path, math=math, cache=cache)
+
+    statistics = _statistics(ctx, root)
+    if not ctx.problems and ctx.blueprint is not None:
+        report.bank = Bank(
+            root=root,
+            blueprint=ctx.blueprint,
+            questions={e.question.id: e.question for e in ctx.entries},
+            sources={e.question.id: (e.file, e.doc.where(e.path)[0]) for e in ctx.entries},
+            statistics=statistics,
+        )
+        if overlaps:
+            report.warnings = overlap_warnings(ctx)
+    return _finish(report, ctx)
+
+
+def _load_and_check(
+    ctx: Context, files: list[Path], blueprint_path: Path, *, math: bool, cache: bool
+) -> None:
+    """Load every file of the bank into `ctx`, then run the rules on what loaded."""
     for file in files:
         if file == blueprint_path:
             _load_blueprint(ctx, file)
@@ -145,19 +165,6 @@ def _check_bank(
         verdicts = MarkupCache(cache_dir() if cache else None)
         content.check_markup(ctx, sites, verdicts)
         verdicts.save()
-
-    statistics = _statistics(ctx, root)
-    if not ctx.problems and ctx.blueprint is not None:
-        report.bank = Bank(
-            root=root,
-            blueprint=ctx.blueprint,
-            questions={e.question.id: e.question for e in ctx.entries},
-            sources={e.question.id: (e.file, e.doc.where(e.path)[0]) for e in ctx.entries},
-            statistics=statistics,
-        )
-        if overlaps:
-            report.warnings = overlap_warnings(ctx)
-    return _finish(report, ctx)
 
 
 def _statistics(ctx: Context, root: Path) -> StatisticsFile | None:

@@ -182,6 +182,7 @@ class _NotSimple(Exception):
     """The expression needs Jinja itself."""
 
 
+# Long by nature: one branch per Jinja node kind that it interprets.
 def _interpreter(node: nodes.Node):
     """A function values -> result for an arithmetic Jinja expression; _NotSimple otherwise."""
     kind = type(node).__name__

@@ -273,6 +273,7 @@ def _syntax_problem(error: yaml.MarkedYAMLError, text: str) -> ReadProblem:
     return ReadProblem(line, col, f"YAML syntax error: {what} — {fix}")
 
 
+# Long by nature: one YAML event loop, its state in locals; splitting would pass ten variables.
 def _build(text: str, doc: Document, max_values: int) -> None:
     source = _EventSource(text)
     stack: list[_Frame] = []

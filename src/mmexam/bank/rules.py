@@ -200,72 +200,11 @@ def check_worth(ctx: Context, entry: Entry, part: Any) -> None:
 
 def check_body(ctx: Context, entry: Entry, sub: tuple, body: Any, label: str) -> None:
     if isinstance(body, (Mcq, McqPart)):
-        count = len(body.options)
-        index = LETTERS.find(body.answer)
-        if index >= count:
-            ctx.at(
-                entry,
-                (*sub, "answer"),
-                f"{label}answer '{body.answer}' is not one of the "
-                f"options {letter_span(count)} — use one of {letter_list(count)}",
-            )
-        for k, extra in enumerate(body.accept):
-            if LETTERS.find(extra) >= count:
-                ctx.at(
-                    entry,
-                    (*sub, "accept", k),
-                    f"{label}accept '{extra}' is not one of the options {letter_span(count)} "
-                    f"— use one of {letter_list(count)}",
-                )
-            elif extra == body.answer or extra in body.accept[:k]:
-                ctx.at(
-                    entry,
-                    (*sub, "accept", k),
-                    f"{label}accept '{extra}' is already accepted — list each extra letter "
-                    "once, and not the answer",
-                )
-        check_distinct_options(ctx, entry, sub, body.options, label)
+        check_mcq(ctx, entry, sub, body, label)
     elif isinstance(body, (MultiSelect, MultiSelectPart)):
-        count = len(body.options)
-        seen: set[str] = set()
-        for k, answer in enumerate(body.answers):
-            if LETTERS.find(answer) >= count:
-                ctx.at(
-                    entry,
-                    (*sub, "answers", k),
-                    f"{label}answer '{answer}' is not one of the "
-                    f"options {letter_span(count)} — use letters from {letter_list(count)}",
-                )
-            if answer in seen:
-                ctx.at(
-                    entry,
-                    (*sub, "answers", k),
-                    f"{label}answer '{answer}' is listed twice — list each correct option once",
-                )
-            seen.add(answer)
-        check_distinct_options(ctx, entry, sub, body.options, label)
+        check_multi_select(ctx, entry, sub, body, label)
     elif isinstance(body, (ShortAnswer, ShortAnswerPart, Open, OpenPart)):
-        total = sum(item.points for item in body.rubric)
-        if abs(total - body.points) > EPS:
-            ctx.at(
-                entry,
-                (*sub, "points"),
-                f"{label}points is {body.points:g} but the rubric "
-                f"items add up to {total:g} — make them equal",
-            )
-        for k, item in enumerate(body.rubric):
-            check_keywords(ctx, entry, (*sub, "rubric", k), item.keywords, label)
-            if item.regex is None:
-                continue
-            try:
-                re.compile(item.regex)
-            except re.error as error:
-                ctx.at(
-                    entry,
-                    (*sub, "rubric", k, "regex"),
-                    f"{label}rubric[{k}].regex is not a "
-                    f"valid regular expression ({error}) — fix it",
-                )
+        check_rubric(ctx, entry, sub, body, label)
     elif isinstance(body, (Code, CodePart)):
         check_code(ctx, entry, sub, body, label)
     numeric = getattr(body, "kind", None) == "numeric"
@@ -278,6 +217,81 @@ def check_body(ctx: Context, entry: Entry, sub: tuple, body: Any, label: str) ->
                 (*sub, "answer"),
                 f"{label}answer '{body.answer}' is not a number "
                 "— write a number, or add params to make it a template",
+            )
+
+
+def check_mcq(ctx: Context, entry: Entry, sub: tuple, body: Any, label: str) -> None:
+    """An mcq: its answer and accepted letters name options; the options differ."""
+    count = len(body.options)
+    index = LETTERS.find(body.answer)
+    if index >= count:
+        ctx.at(
+            entry,
+            (*sub, "answer"),
+            f"{label}answer '{body.answer}' is not one of the "
+            f"options {letter_span(count)} — use one of {letter_list(count)}",
+        )
+    for k, extra in enumerate(body.accept):
+        if LETTERS.find(extra) >= count:
+            ctx.at(
+                entry,
+                (*sub, "accept", k),
+                f"{label}accept '{extra}' is not one of the options {letter_span(count)} "
+                f"— use one of {letter_list(count)}",
+            )
+        elif extra == body.answer or extra in body.accept[:k]:
+            ctx.at(
+                entry,
+                (*sub, "accept", k),
+                f"{label}accept '{extra}' is already accepted — list each extra letter "
+                "once, and not the answer",
+            )
+    check_distinct_options(ctx, entry, sub, body.options, label)
+
+
+def check_multi_select(ctx: Context, entry: Entry, sub: tuple, body: Any, label: str) -> None:
+    """A multi_select: its answers name options, each once; the options differ."""
+    count = len(body.options)
+    seen: set[str] = set()
+    for k, answer in enumerate(body.answers):
+        if LETTERS.find(answer) >= count:
+            ctx.at(
+                entry,
+                (*sub, "answers", k),
+                f"{label}answer '{answer}' is not one of the "
+                f"options {letter_span(count)} — use letters from {letter_list(count)}",
+            )
+        if answer in seen:
+            ctx.at(
+                entry,
+                (*sub, "answers", k),
+                f"{label}answer '{answer}' is listed twice — list each correct option once",
+            )
+        seen.add(answer)
+    check_distinct_options(ctx, entry, sub, body.options, label)
+
+
+def check_rubric(ctx: Context, entry: Entry, sub: tuple, body: Any, label: str) -> None:
+    """A rubric: its items add up to the points; keywords and regexes are usable."""
+    total = sum(item.points for item in body.rubric)
+    if abs(total - body.points) > EPS:
+        ctx.at(
+            entry,
+            (*sub, "points"),
+            f"{label}points is {body.points:g} but the rubric "
+            f"items add up to {total:g} — make them equal",
+        )
+    for k, item in enumerate(body.rubric):
+        check_keywords(ctx, entry, (*sub, "rubric", k), item.keywords, label)
+        if item.regex is None:
+            continue
+        try:
+            re.compile(item.regex)
+        except re.error as error:
+            ctx.at(
+                entry,
+                (*sub, "rubric", k, "regex"),
+                f"{label}rubric[{k}].regex is not a valid regular expression ({error}) — fix it",
             )
 
 
@@ -491,34 +505,40 @@ def check_blueprint(ctx: Context) -> None:
         if isinstance(e.data, dict) and isinstance(e.data.get("id"), str)
     }
     for k, part in enumerate(blueprint.parts):
-        label = f"part {part.id}"
-        for j, qid in enumerate(part.pool.ids or []):
-            entry = valid_ids.get(qid)
-            if entry is None:
-                ctx.at_blueprint(
-                    ("parts", k, "pool", "ids", j),
-                    f"pool id '{qid}' is not a "
-                    f"question in the bank — {did_you_mean(qid, list(valid_ids))}",
-                    label=label,
-                )
-            elif entry.data.get("part") != part.id:
-                ctx.at_blueprint(
-                    ("parts", k, "pool", "ids", j),
-                    f"question '{qid}' belongs to "
-                    f"part '{entry.data.get('part')}', not '{part.id}' — change its "
-                    "part or drop it from the pool",
-                    label=label,
-                )
-        for j, topic in enumerate(part.pool.topics or []):
-            if topic not in blueprint.topics:
-                ctx.at_blueprint(
-                    ("parts", k, "pool", "topics", j),
-                    f"pool topic '{topic}' is "
-                    f"not in topics — {did_you_mean(topic, list(blueprint.topics))}",
-                    label=label,
-                )
+        check_pool_refs(ctx, k, part, valid_ids, blueprint.topics)
         check_pool(ctx, k, part)
         check_cover(ctx, k, part)
+
+
+def check_pool_refs(
+    ctx: Context, index: int, part: Any, valid_ids: dict[Any, Entry], topics: dict[str, str]
+) -> None:
+    """The ids and topics a part's pool names exist (and the ids belong to the part)."""
+    label = f"part {part.id}"
+    for j, qid in enumerate(part.pool.ids or []):
+        entry = valid_ids.get(qid)
+        if entry is None:
+            ctx.at_blueprint(
+                ("parts", index, "pool", "ids", j),
+                f"pool id '{qid}' is not a "
+                f"question in the bank — {did_you_mean(qid, list(valid_ids))}",
+                label=label,
+            )
+        elif entry.data.get("part") != part.id:
+            ctx.at_blueprint(
+                ("parts", index, "pool", "ids", j),
+                f"question '{qid}' belongs to "
+                f"part '{entry.data.get('part')}', not '{part.id}' — change its "
+                "part or drop it from the pool",
+                label=label,
+            )
+    for j, topic in enumerate(part.pool.topics or []):
+        if topic not in topics:
+            ctx.at_blueprint(
+                ("parts", index, "pool", "topics", j),
+                f"pool topic '{topic}' is not in topics — {did_you_mean(topic, list(topics))}",
+                label=label,
+            )
 
 
 def check_pool(ctx: Context, index: int, part: Any) -> None:

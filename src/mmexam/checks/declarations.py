@@ -437,6 +437,7 @@ def deterministic(
     )
 
 
+# Long by nature: it lists six declarations with their keywords, one per check.
 def standard_checks(
     function: str,
     *,
@@ -452,7 +453,6 @@ def standard_checks(
 ) -> list[Check]:
     """The checks every function gets: public and hidden values, gradients, no mutation,
     determinism and the CUDA device check (points per kind overridable)."""
-    # Long only because it lists six declarations with their keywords, one per check.
     pts = {
         "values": 2.0,
         "hidden_values": 2.0,

@@ -201,6 +201,39 @@ def exam_pool_items(bank: Bank, questions: list[Question]) -> list[str]:
     return [q.id for q in questions if q.id in drawable]
 
 
+def _write_tasks(
+    pool: list[Question], out: Path, graders: Path
+) -> tuple[list[BundleTask], list[str]]:
+    """Write each code task's starter stub and public fixtures under `out`.
+
+    Returns the tasks as the bundle lists them, and the files written (relative to `out`)."""
+    from mmexam.checks import export_fixtures
+    from mmexam.checks.tasks import task_functions
+    from mmexam.starter import REFERENCE, generate_starter
+
+    files = []
+    tasks = []
+    for task in code_tasks(pool):
+        starter = Path("starter") / f"{task}.py"
+        (out / "starter").mkdir(exist_ok=True)
+        (out / starter).write_text(generate_starter(graders / task / REFERENCE), encoding="utf-8")
+        json_path = export_fixtures(task, out / "fixtures", graders=graders)
+        document = json.loads(json_path.read_text(encoding="utf-8"))
+        tasks.append(
+            BundleTask(
+                task=task,
+                functions=task_functions(task, graders),
+                starter=starter.as_posix(),
+                fixtures="fixtures",
+                checks=[check["name"] for check in document["checks"]],
+            )
+        )
+        files += [starter.as_posix(), f"fixtures/{task}.json", f"fixtures/{task}.safetensors"]
+        if (out / "fixtures" / f"{task}.modules.py").is_file():
+            files.append(f"fixtures/{task}.modules.py")
+    return tasks, files
+
+
 def export_bundle(
     bank_path: Path,
     out: Path,
@@ -222,10 +255,7 @@ def export_bundle(
     import shutil
 
     from mmexam.bank import load_bank
-    from mmexam.checks import export_fixtures
-    from mmexam.checks.tasks import task_functions
     from mmexam.paths import GRADERS
-    from mmexam.starter import REFERENCE, generate_starter
 
     graders = graders or GRADERS
     out = Path(out)
@@ -254,26 +284,7 @@ def export_bundle(
     for stale in ("starter", "fixtures"):
         if (out / stale).is_dir():
             shutil.rmtree(out / stale)
-    files = []
-    tasks = []
-    for task in code_tasks(pool):
-        starter = Path("starter") / f"{task}.py"
-        (out / "starter").mkdir(exist_ok=True)
-        (out / starter).write_text(generate_starter(graders / task / REFERENCE), encoding="utf-8")
-        json_path = export_fixtures(task, out / "fixtures", graders=graders)
-        document = json.loads(json_path.read_text(encoding="utf-8"))
-        tasks.append(
-            BundleTask(
-                task=task,
-                functions=task_functions(task, graders),
-                starter=starter.as_posix(),
-                fixtures="fixtures",
-                checks=[check["name"] for check in document["checks"]],
-            )
-        )
-        files += [starter.as_posix(), f"fixtures/{task}.json", f"fixtures/{task}.safetensors"]
-        if (out / "fixtures" / f"{task}.modules.py").is_file():
-            files.append(f"fixtures/{task}.modules.py")
+    tasks, files = _write_tasks(pool, out, graders)
     bundle = Bundle(
         blueprint=bank.blueprint,
         questions=[without_reference_code(q) for q in pool],
