@@ -15,9 +15,9 @@ from dataclasses import dataclass
 
 import yaml
 
+from mmexam.fmt import LETTERS
 from mmexam.scan.model import PaperScan
 
-LETTERS = "abcdefghijklmnopqrstuvwxyz"
 WRITTEN = ("short_answer", "open", "numeric")
 
 

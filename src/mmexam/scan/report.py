@@ -9,9 +9,10 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
+from mmexam.files import atomic_write
 from mmexam.scan.answers import Doubt
 from mmexam.scan.model import PaperScan
-from mmexam.scan.settle import Problem, write_atomic
+from mmexam.scan.settle import Problem
 
 REPORT = "scan-report.html"
 STYLE = """
@@ -132,5 +133,5 @@ def _papers(scans: list[PaperScan], result: Any) -> str:
 
 def write_report(out: Path, scans, problems, doubts, result) -> Path:
     path = out / REPORT
-    write_atomic(path, render(scans, problems, doubts, result))
+    atomic_write(path, render(scans, problems, doubts, result))
     return path

@@ -16,6 +16,7 @@ import json
 from pathlib import Path
 
 from mmexam.errors import MmexamError
+from mmexam.fmt import LETTERS
 from mmexam.scan.model import PaperScan
 from mmexam.scan.settle import RESOLVE, Problem, finish
 
@@ -62,7 +63,7 @@ def _apply(scan: PaperScan, row: dict[str, str], answer: str, where: str) -> Non
             words = option.split()
             key = ("id", int(words[1]) - 1, int(words[3]))
         else:
-            key = (number, 0, "abcdefghijklmnopqrstuvwxyz".index(option))
+            key = (number, 0, LETTERS.index(option))
         page = int(row["page"])
         hits = [b for b in scan.boxes if (b.number, b.column, b.index) == key and b.page == page]
         if not hits:

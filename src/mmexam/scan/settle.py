@@ -8,13 +8,14 @@ from __future__ import annotations
 import base64
 import csv
 import io
-import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from mmexam.csvcells import safe_cell
+from mmexam.files import atomic_write
+from mmexam.fmt import LETTERS
 from mmexam.scan.answers import Doubt, answers_yaml, assemble, student_id
 from mmexam.scan.model import PaperScan
 
@@ -40,12 +41,6 @@ class Problem:
     @classmethod
     def from_json(cls, data: dict[str, str]) -> Problem:
         return cls(data["source"], data["message"], base64.b64decode(data.get("thumbnail", "")))
-
-
-def write_atomic(path: Path, text: str) -> None:
-    temp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    temp.write_text(text, encoding="utf-8")
-    os.replace(temp, path)
 
 
 def name_folders(out: Path, scans: list[PaperScan], problems: list[Problem]) -> None:
@@ -93,18 +88,18 @@ def finish(out: Path, scans: list[PaperScan], problems: list[Problem], result: A
             mine = id_doubts + mine
             if not id_doubts:  # read, but claimed twice, or no digit ticked
                 mine.insert(0, Doubt(scan.folder, "id", "id", -1, 1, None, "unread", "", True))
-        write_atomic(folder / "scan.json", scan.model_dump_json(indent=1) + "\n")
+        atomic_write(folder / "scan.json", scan.model_dump_json(indent=1) + "\n")
         target = folder / "answers.yaml"
         if any(d.blocking for d in mine):
             target.unlink(missing_ok=True)  # never leave answers a person has not settled
             result.waiting.append(scan.folder)
         else:
-            write_atomic(target, answers_yaml(scan, answers))
+            atomic_write(target, answers_yaml(scan, answers))
             result.written.append(scan.folder)
         doubts += mine
     result.problems = problems
     result.doubts = sum(1 for d in doubts if d.blocking)
-    write_atomic(out / RESOLVE, resolve_csv(doubts))
+    atomic_write(out / RESOLVE, resolve_csv(doubts))
     write_report(out, scans, problems, doubts, result)
 
 
@@ -114,7 +109,7 @@ def resolve_csv(doubts: list[Doubt]) -> str:
     writer = csv.writer(buffer)
     writer.writerow(COLUMNS)
     for d in doubts:
-        option = "" if d.index < 0 else (str(d.index) if d.what == "id" else "abcdefghij"[d.index])
+        option = "" if d.index < 0 else (str(d.index) if d.what == "id" else LETTERS[d.index])
         if d.what == "id" and d.index >= 0:
             option = f"column {d.column + 1} digit {d.index}"
         darkness = "" if d.darkness is None else f"{d.darkness:.3f}"
