@@ -421,7 +421,8 @@ CHECKS = [
         inputs=_euler_linear,
         case={"B": 3, "d": 3, "dtype": "float64"},
         exact=_euler_linear_exact,
-        final_tol=0.03,
+        # First order: 16 steps divide the error by ~16 (at most 1/7 over 3,000 draws).
+        final_ratio=0.25,
         property="on a linear field v = x Aᵀ the error to the exact x0·exp(A)ᵀ shrinks as "
         "steps grow (1, 2, 4, 8, 16)",
         points=1.0,

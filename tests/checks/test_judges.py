@@ -123,3 +123,38 @@ def test_calls_on_the_same_arguments_are_made_once_per_run():
     assert Close().judge(Caller(first, module, made=made)) is None
     assert Close().judge(Caller(again, module, made=made)) is None
     assert module.calls == 1
+
+
+class _Reference:
+    """The task's reference, called in this process: what a correct student returns."""
+
+    def __init__(self, task: str):
+        from mmexam.checks.planner import load_reference, reference_caller
+
+        self.call_reference = reference_caller(load_reference(task))
+
+    def call(self, function, *args, **kwargs):
+        return _Outcome(self.call_reference(function, args, None, ()))
+
+
+def test_a_correct_euler_sampler_converges_on_every_fresh_grading_draw():
+    # Grading salts the public checks' inputs; an absolute bound on the final error
+    # failed the reference on about a quarter of the draws (large A or x0).
+    from mmexam.checks import plans
+
+    reference = _Reference("generation")
+    for k in range(40):
+        (plan,) = [
+            p for p in plans("generation", salt=f"run {k}") if p.name == "euler_sample.converges"
+        ]
+        assert plan.judge.judge(Caller(plan, reference)) is None, f"salt 'run {k}'"
+
+
+def test_an_euler_sampler_that_ignores_its_steps_does_not_converge():
+    from mmexam.checks import plans
+
+    (plan,) = [p for p in plans("generation") if p.name == "euler_sample.converges"]
+    one_step = _Reference("generation")
+    coarse = plan.calls[0].args
+    failure = plan.judge.judge(Caller(plan, _Module(one_step.call("euler_sample", *coarse).value)))
+    assert failure is not None and "more than 0.25 × the error with the fewest" in failure

@@ -457,11 +457,11 @@ class AtLeast(Judge):
 
 @register
 class Converges(Judge):
-    """Each call (more and more steps) is closer to the exact answer; the last within
-    `final_tol`."""
+    """Each call (more and more steps) is closer to the exact answer, and the last one's
+    error is at most `final_ratio` times the first one's (or below rounding)."""
 
     name: ClassVar[str] = "converges"
-    final_tol: float
+    final_ratio: float
 
     def judge(self, caller: Caller) -> str | None:
         from mmexam.checks.compare import compare
@@ -489,10 +489,11 @@ class Converges(Judge):
                     f"{plan.function}: does not hold: {plan.property} — the error grew with "
                     f"more steps ({plan.name})\n{table}"
                 )
-        if not errors[-1] <= self.final_tol:
+        if not (errors[-1] <= self.final_ratio * errors[0] or errors[-1] <= 1e-9):
             return (
                 f"{plan.function}: does not hold: {plan.property} — the error with the most "
-                f"steps is {errors[-1]:.3g}, more than {self.final_tol:g} ({plan.name})\n{table}"
+                f"steps is {errors[-1]:.3g}, more than {self.final_ratio:g} × the error with "
+                f"the fewest ({errors[0]:.3g}) ({plan.name})\n{table}"
             )
         return None
 
