@@ -8,12 +8,19 @@ from __future__ import annotations
 
 import statistics
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any, Literal
 
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeRemainingColumn,
+)
 from rich.table import Table
 from typer.core import TyperGroup
 
@@ -23,7 +30,8 @@ from mmexam.cli.app import CourseOption, NoSandboxOption, app
 class GradeGroup(TyperGroup):
     """`mmexam grade ARGS` means `mmexam grade run ARGS` unless ARGS starts with a subcommand."""
 
-    def parse_args(self, ctx: typer.Context, args: list[str]) -> list[str]:
+    # Typed loosely: the base class's Context lives in typer's private click copy.
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
         if args and args[0] not in self.commands and args[0] not in ("--help", "-h"):
             args = ["run", *args]
         return super().parse_args(ctx, args)
@@ -185,7 +193,7 @@ class _progress:
             console=console,
             transient=True,
         )
-        self.task = None
+        self.task: TaskID | None = None
 
     def __enter__(self):
         self.bar.__enter__()
@@ -212,7 +220,7 @@ def show_summary(console: Console, summary, shard: tuple[int, int] | None) -> No
     results = summary.results
     info = summary.info
     table = Table(title=f"{info.course} — {info.title}: {len(results)} submissions")
-    for name, justify in (
+    columns: tuple[tuple[str, Literal["left", "right"]], ...] = (
         ("part", "left"),
         ("of", "right"),
         ("mean", "right"),
@@ -220,7 +228,8 @@ def show_summary(console: Console, summary, shard: tuple[int, int] | None) -> No
         ("min", "right"),
         ("max", "right"),
         ("pending", "right"),
-    ):
+    )
+    for name, justify in columns:
         table.add_column(name, justify=justify)
     graded = [r for r in results if r.items]
 

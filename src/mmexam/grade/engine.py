@@ -216,11 +216,11 @@ def plan_work(run: Run) -> list[Work]:
         fingerprint = exam.fingerprint(student, sub)
         cached = None if opts.force else load_result(result_path(opts.out, entry.id))
         good = cached is not None and not cached.retry
-        if good and opts.only is None and cached.fingerprint == fingerprint:
+        if cached is not None and good and opts.only is None and cached.fingerprint == fingerprint:
             _reuse(run, entry.id, cached)
             continue
         partial = opts.only is not None and good
-        if partial and student is not None and not any(select(i) for i in student.items):
+        if cached is not None and partial and student and not any(map(select, student.items)):
             _reuse(run, entry.id, cached)  # --only selects nothing on this paper
             continue
         work = Work(

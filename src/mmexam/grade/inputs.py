@@ -15,6 +15,7 @@ import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from pydantic import ValidationError
 
@@ -88,7 +89,7 @@ class StudentPaper:
     """A student's paper resolved against the bank: each item with its instantiated body."""
 
     student: Student
-    items: list[tuple[Item, object, str | None]]
+    items: list[tuple[Item, Any, str | None]]  # the body: any of the bank's body models
 
 
 def bank_folder(
@@ -178,7 +179,7 @@ class ExamInputs:
             return self._papers[student.id]
         from mmexam.bank.params import instantiate
 
-        made: dict[tuple[str, str], object] = {}
+        made: dict[tuple[str, str], Any] = {}
         items = []
         for item in student.items:
             question = self.bank.questions[item.question]

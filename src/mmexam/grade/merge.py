@@ -94,6 +94,10 @@ def _read_shards(shard_dirs: list[Path]) -> tuple[Shards, int]:
                     f"{path}: unreadable shard record ({error.__class__.__name__}) — "
                     "grade that shard again"
                 ) from None
+            if info.shard is None:
+                raise GradeError(
+                    f"{path}: a whole run's record, not a shard's — grade with --shard"
+                )
             k, n = info.shard
             if total is not None and n != total:
                 raise GradeError(f"{path}: shard {k}/{n} does not belong with shards of {total}")

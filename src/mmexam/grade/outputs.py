@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from mmexam.csvcells import Cell, csv_text
 from mmexam.files import atomic_write
@@ -26,6 +27,9 @@ from mmexam.fmt import fmt_points
 from mmexam.grade import manual
 from mmexam.grade.gradescope import to_gradescope
 from mmexam.grade.results import RunInfo, StudentResult
+
+if TYPE_CHECKING:
+    from mmexam.grade.engine import GradeSummary
 
 
 def write_if_changed(path: Path, text: str) -> bool:
@@ -101,7 +105,7 @@ def off_roster_csv(info: RunInfo, results: list[StudentResult]) -> str:
     return csv_text(rows)
 
 
-def finish(summary, out: Path, manual_dir: Path, sheets: dict) -> object:
+def finish(summary: GradeSummary, out: Path, manual_dir: Path, sheets: dict) -> GradeSummary:
     """Apply reviews and write every output; returns the summary with reviewed results."""
     from mmexam.grade.feedback import render_feedback
     from mmexam.grade.report import render_report

@@ -128,7 +128,7 @@ def assemble(
     items, problems = _score_items(exam, work, student, answers, code)
     extra = list(sub.problems) + list(answers.problems)
     extra.extend(_answer_problems(work, answers, {i.number for i in items}))
-    if work.partial:
+    if work.partial and work.cached is not None:
         selected = {i.number for i, _, _ in exam.paper(student).items if work.select(i)}
         kept = [
             p for p in work.cached.problems if p.number is not None and p.number not in selected
@@ -236,7 +236,7 @@ def _fingerprint(exam: ExamInputs, work: Work, student: Student) -> Fingerprint:
     """The submission's fingerprint; with --only, the other items keep the inputs they were
     graded from."""
     fingerprint = work.fingerprint
-    if not work.partial or work.cached.fingerprint is None:
+    if not work.partial or work.cached is None or work.cached.fingerprint is None:
         return fingerprint
     old = work.cached.fingerprint
     questions = dict(old.questions)
