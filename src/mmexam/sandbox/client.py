@@ -603,5 +603,6 @@ class Sandbox:
     def __del__(self) -> None:
         if not getattr(self, "_closed", True):
             self._kill_zygote()
-            if getattr(self, "_groups", None) is not None:
-                self._groups.close()
+            groups = getattr(self, "_groups", None)
+            if groups is not None:
+                groups.close()

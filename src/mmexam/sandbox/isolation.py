@@ -150,7 +150,7 @@ def python_paths() -> list[str]:
         spec = importlib.util.find_spec(name)
         if spec is not None and spec.origin:
             found.append(os.path.dirname(os.path.dirname(os.path.realpath(spec.origin))))
-    paths = []
+    paths: list[str] = []
     for path in sorted({os.path.abspath(p) for p in found if p and os.path.isdir(p)}, key=len):
         if not any(_under(path, kept) for kept in paths) and not _under(path, "/usr"):
             paths.append(path)

@@ -159,7 +159,7 @@ class Zygote:
             self.config["tmp"], f"mmexam-submission-{os.getpid()}-{self.counter}"
         )
         config = dict(self.config)
-        config["memory_mb"] = int(meta.get("memory_mb", config["memory_mb"]))
+        config["memory_mb"] = int(meta.get("memory_mb") or config["memory_mb"])
         try:
             # The sandbox's failure, never the student's: the grader restarts the zygote.
             os.mkdir(workdir, 0o700)
