@@ -54,13 +54,15 @@ def check(
     """
     from mmexam.checks.tasks import list_tasks
     from mmexam.course import resolve_course
-    from mmexam.paths import trusted_modules
+    from mmexam.paths import GRADERS, trusted_modules
 
-    graders = resolve_course(course).graders
+    found = resolve_course(course)
+    graders = found.graders
     known = list_tasks(graders)
     if task not in known:
+        where = "" if graders.resolve() == GRADERS.resolve() else f" in {graders}"
         raise GradeError(
-            f"unknown code task '{task}' in {graders} — known tasks: {', '.join(known) or 'none'}"
+            f"unknown code task '{task}'{where} — known tasks: {', '.join(known) or 'none'}"
         )
     source = read_source(file)
 
