@@ -129,7 +129,7 @@ def run(
         from mmexam.serve.export import export_database
 
         submissions = submissions or out / "online-submissions"
-        exported = export_database(database, variants.parent, submissions, bank)
+        exported = export_database(database, variants.parent, submissions, bank, found)
         typer.echo(
             f"exported {len(exported.written)} online submissions to {submissions}", err=True
         )
