@@ -10,8 +10,8 @@ from mmexam.cli import (
     build,  # noqa: F401
     check,  # noqa: F401
     grade,  # noqa: F401
-    integrity,  # noqa: F401
     init,  # noqa: F401
+    integrity,  # noqa: F401
     practice,  # noqa: F401
     preview,  # noqa: F401
     rescore,  # noqa: F401
