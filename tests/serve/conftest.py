@@ -14,11 +14,12 @@ from pathlib import Path
 
 import pytest
 
-from mmexam.serve.app import ServeConfig, create_app
+from mmexam.serve.app import create_app
 from mmexam.serve.codes import issue_codes
 from mmexam.serve.db import Database
 from mmexam.serve.papers import OnlineExam
 from mmexam.serve.security import hash_password
+from mmexam.serve.site import ServeConfig
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 PG_BIN = Path("/usr/lib/postgresql/15/bin")

@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from mmexam.serve.app import MAX_FAILURES_PER_STUDENT
+from mmexam.serve.site import MAX_FAILURES_PER_STUDENT
 
 
 def saved(harness, sid: str) -> dict:

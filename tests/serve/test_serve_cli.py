@@ -155,8 +155,8 @@ def test_grade_reads_the_database(build, tmp_path):
 
 
 def test_roster_extra_minutes_move_that_students_deadline(build, tmp_path):
-    from mmexam.serve.app import deadline_of
     from mmexam.serve.server import prepare
+    from mmexam.serve.site import deadline_of
 
     roster = tmp_path / "roster.csv"
     lines = EXAMPLES_ROSTER.read_text().splitlines()

@@ -20,34 +20,10 @@ from starlette.applications import Starlette
 from starlette.routing import BaseRoute, Mount, Route
 
 from mmexam.serve.login import LoginPages
-from mmexam.serve.site import (
-    AUTO_SUBMIT_EVERY,
-    FAILURE_WINDOW,
-    MAX_BODY,
-    MAX_FAILURES_PER_CLIENT,
-    MAX_FAILURES_PER_STUDENT,
-    ServeConfig,
-    client_of,
-    clock_text,
-    deadline_of,
-)
+from mmexam.serve.site import ServeConfig
 from mmexam.serve.staff import StaffPages
 from mmexam.serve.student import StudentPages, StudentWrites
 from mmexam.serve.web import BodyLimit, SecurityHeaders, static_files
-
-__all__ = [
-    "AUTO_SUBMIT_EVERY",
-    "FAILURE_WINDOW",
-    "MAX_BODY",
-    "MAX_FAILURES_PER_CLIENT",
-    "MAX_FAILURES_PER_STUDENT",
-    "ExamSite",
-    "ServeConfig",
-    "client_of",
-    "clock_text",
-    "create_app",
-    "deadline_of",
-]
 
 
 class ExamSite(LoginPages, StudentPages, StudentWrites, StaffPages):

@@ -22,11 +22,11 @@ from datetime import datetime
 from pathlib import Path
 
 from mmexam.course import SAMPLE, Course
-from mmexam.serve.app import ServeConfig
 from mmexam.serve.codes import IssuedCode, issue_codes
 from mmexam.serve.db import Database, database_url
 from mmexam.serve.papers import OnlineExam, ServeError
 from mmexam.serve.security import hash_password
+from mmexam.serve.site import ServeConfig
 
 DATABASE_FILE = "serve.sqlite"
 STAFF_ENV = "MMEXAM_STAFF_PASSWORD"

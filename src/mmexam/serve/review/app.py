@@ -28,7 +28,6 @@ from starlette.responses import JSONResponse, PlainTextResponse, RedirectRespons
 from starlette.routing import BaseRoute, Mount, Route
 
 from mmexam.markup import MarkupError, to_html
-from mmexam.serve.app import FAILURE_WINDOW, MAX_FAILURES_PER_CLIENT, client_of
 from mmexam.serve.db import Database
 from mmexam.serve.review.actions import API, FORMS
 from mmexam.serve.review.store import ReviewStore
@@ -41,6 +40,7 @@ from mmexam.serve.review.views import (
 )
 from mmexam.serve.review.workspace import Workspace
 from mmexam.serve.security import Session, Signer, new_secret, verify_password
+from mmexam.serve.site import FAILURE_WINDOW, MAX_FAILURES_PER_CLIENT, client_of
 from mmexam.serve.web import (
     BodyLimit,
     SecurityHeaders,
