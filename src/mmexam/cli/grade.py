@@ -217,6 +217,12 @@ def _fmt(x: float | None) -> str:
 
 def show_summary(console: Console, summary, shard: tuple[int, int] | None) -> None:
     """The summary table: per part and total, then counts, outputs and notes."""
+    console.print(_points_table(summary))
+    _show_counts_and_notes(console, summary, shard)
+
+
+def _points_table(summary) -> Table:
+    """Mean, median, min and max per part and in total, with answers pending review."""
     results = summary.results
     info = summary.info
     table = Table(title=f"{info.course} — {info.title}: {len(results)} submissions")
@@ -254,7 +260,12 @@ def show_summary(console: Console, summary, shard: tuple[int, int] | None) -> No
         row(f"{k}. {part.title}" + (" (bonus)" if part.bonus else ""), values, part.points, waiting)
     table.add_section()
     row("total", [r.total for r in graded], info.total_points, sum(r.pending for r in graded))
-    console.print(table)
+    return table
+
+
+def _show_counts_and_notes(console: Console, summary, shard: tuple[int, int] | None) -> None:
+    results = summary.results
+    info = summary.info
     pending = sum(r.pending for r in results)
     problems = sum(1 for r in results if r.problems)
     console.print(
