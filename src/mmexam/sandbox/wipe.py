@@ -89,11 +89,31 @@ def _remove_sysv() -> None:
                 remove(ident, _IPC_RMID, None)
 
 
+def _mounted_under(tmp: str) -> set[str]:
+    """The entries of `tmp` that hold the box's own mounts (bubblewrap made them, root-owned).
+
+    A grader whose interpreter or course lives under /tmp (a venv in a clone there)
+    has it bound into the box below the private /tmp: those folders are the box's,
+    not a student's, cannot be removed, and must not count as leftovers."""
+    prefix = tmp.rstrip("/") + "/"
+    kept = set()
+    try:
+        with open("/proc/self/mountinfo") as handle:
+            for line in handle:
+                fields = line.split()
+                if len(fields) > 4 and fields[4].startswith(prefix):
+                    kept.add(fields[4][len(prefix) :].split("/", 1)[0])
+    except OSError:
+        pass
+    return kept
+
+
 def leftovers(tmp: str) -> list[str]:
     """What a student could have left for the next one: entries of `tmp`, SysV objects."""
     found = []
     try:
-        found += [os.path.join(tmp, name) for name in os.listdir(tmp)]
+        kept = _mounted_under(tmp)
+        found += [os.path.join(tmp, name) for name in os.listdir(tmp) if name not in kept]
     except OSError as exc:
         found.append(f"{tmp} cannot be listed ({exc.strerror})")
     for kind in _SYSV:
@@ -107,7 +127,9 @@ def wipe(tmp: str) -> list[str]:
         names = os.listdir(tmp)
     except OSError:
         names = []
+    kept = _mounted_under(tmp)
     for name in names:
-        _remove(os.path.join(tmp, name))
+        if name not in kept:
+            _remove(os.path.join(tmp, name))
     _remove_sysv()
     return leftovers(tmp)
