@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import csv
+import os
 import shutil
+import socket
 import stat
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -176,3 +180,42 @@ def test_roster_extra_minutes_move_that_students_deadline(build, tmp_path):
         "serve", "--database", str(tmp_path / "x.sqlite"), str(build), "--roster", str(bad)
     )
     assert result.exit_code == 1 and "extra_minutes 'lots'" in result.output
+
+
+def _serve_without_bwrap(build: Path, tmp_path: Path, *flags: str) -> subprocess.Popen:
+    """`mmexam serve` on a PATH without bubblewrap, as on a machine that lacks it."""
+    bare = tmp_path / "bin"
+    bare.mkdir(exist_ok=True)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    return subprocess.Popen(
+        [sys.executable, "-m", "mmexam", "serve", str(build), "--port", str(port), *flags],
+        env={**os.environ, "PATH": str(bare)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def test_serve_refuses_to_run_checks_without_the_sandbox_unless_told(build, tmp_path):
+    refused = _serve_without_bwrap(build, tmp_path)
+    out, err = refused.communicate(timeout=120)
+    assert refused.returncode == 1
+    refusal = (
+        "error: the sandbox for the public checks is unavailable (bubblewrap (bwrap) is not "
+        "installed): install bubblewrap (apt install bubblewrap), or pass --no-sandbox to run "
+        "students' checks without it"
+    )
+    assert err.strip().splitlines() == [refusal]
+    assert "serving" not in out
+
+    opted_out = _serve_without_bwrap(build, tmp_path, "--no-sandbox", "--staff-password", "pw")
+    try:
+        assert opted_out.stderr is not None and opted_out.stdout is not None
+        warning = opted_out.stderr.readline()
+        assert warning.startswith("WARNING: student code runs WITHOUT a sandbox"), warning
+        assert opted_out.stdout.readline().startswith("serving 13 papers at http://")
+    finally:
+        opted_out.terminate()
+        opted_out.communicate(timeout=60)

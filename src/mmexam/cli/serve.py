@@ -12,7 +12,7 @@ from typing import Annotated, Any
 import typer
 from typer.core import TyperGroup
 
-from mmexam.cli.app import CourseOption, app
+from mmexam.cli.app import CourseOption, NoSandboxOption, app
 
 
 class ServeGroup(TyperGroup):
@@ -82,6 +82,7 @@ def run(
         typer.Option("--demo", help="Issue new codes for everyone and print them (trying it out)."),
     ] = False,
     course: CourseOption = None,
+    no_sandbox: NoSandboxOption = False,
 ) -> None:
     """Serve the students' papers in the browser, autosaved, with the server's clock.
 
@@ -102,7 +103,10 @@ def run(
         check_workers=check_workers,
         demo=demo,
         course=resolve_course(course),
+        require_sandbox=not no_sandbox,
     )
+    for warning in prepared.config.warnings:
+        typer.echo(warning, err=True)
     url = f"http://{host}:{port}/"
     config = prepared.config
     from datetime import datetime

@@ -58,8 +58,10 @@ class CheckQueue:
         clock: Callable[[], float] = time.time,
         graders: Path | None = None,
         tasks: list[str] | None = None,
+        require_sandbox: bool = True,
     ) -> None:
         self.db = db
+        self.require_sandbox = require_sandbox
         self.workers = max(1, workers)
         self.clock = clock
         self.graders = graders
@@ -78,7 +80,7 @@ class CheckQueue:
             # each worker imports torch and starts its sandbox now, before the exam,
             # so the first student's check does not wait for it (nor the saves around it)
             for _ in range(self.workers):
-                self._pool.submit(_warm_up, self.graders, tuple(self.tasks))
+                self._pool.submit(_warm_up, self.graders, tuple(self.tasks), self.require_sandbox)
         for n in range(self.workers):
             thread = threading.Thread(target=self._work, name=f"mmexam-check-{n}", daemon=True)
             thread.start()
@@ -118,7 +120,7 @@ class CheckQueue:
                 self.db.update_check_run(job.run_id, "running")
                 if self._pool is not None:
                     done = self._pool.submit(
-                        _check_in_worker, job.task, job.source, self.graders
+                        _check_in_worker, job.task, job.source, self.graders, self.require_sandbox
                     ).result()
                     result_json, warning = done
                     if warning and warning not in self.warnings:
@@ -163,17 +165,17 @@ def _init_worker() -> None:
         os.nice(10)
 
 
-def _warm_up(graders: Path | None, tasks: tuple[str, ...]) -> None:
+def _warm_up(graders: Path | None, tasks: tuple[str, ...], require_sandbox: bool) -> None:
     """Start the sandbox's zygote (torch imported) and plan the exam's tasks' checks."""
     from mmexam.checks import plans
     from mmexam.paths import GRADERS
 
-    _open_sandbox(graders).zygote_info()
+    _open_sandbox(graders, require_sandbox).zygote_info()
     for task in tasks:
         plans(task, graders=graders or GRADERS)
 
 
-def _open_sandbox(graders: Path | None) -> Any:
+def _open_sandbox(graders: Path | None, require_sandbox: bool) -> Any:
     global _sandbox, _warning
     if _sandbox is None:
         from mmexam.paths import GRADERS, trusted_modules
@@ -181,16 +183,20 @@ def _open_sandbox(graders: Path | None) -> Any:
 
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            _sandbox = Sandbox(modules=trusted_modules(graders or GRADERS))
+            _sandbox = Sandbox(
+                modules=trusted_modules(graders or GRADERS), require_sandbox=require_sandbox
+            )
         _warning = str(caught[0].message) if caught else None
     return _sandbox
 
 
-def _check_in_worker(task: str, source: str, graders: Path | None) -> tuple[str, str | None]:
+def _check_in_worker(
+    task: str, source: str, graders: Path | None, require_sandbox: bool
+) -> tuple[str, str | None]:
     global _sandbox
     from mmexam.checks import run_checks
 
-    sandbox = _open_sandbox(graders)
+    sandbox = _open_sandbox(graders, require_sandbox)
     try:
         result = run_checks(
             task, source, hidden=False, sandbox=sandbox, filename=f"{task}.py", graders=graders

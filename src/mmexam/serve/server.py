@@ -22,6 +22,7 @@ from datetime import datetime
 from pathlib import Path
 
 from mmexam.course import SAMPLE, Course
+from mmexam.sandbox.isolation import isolation_status, probe_bwrap
 from mmexam.serve.codes import IssuedCode, issue_codes
 from mmexam.serve.db import Database, database_url
 from mmexam.serve.papers import OnlineExam, ServeError
@@ -99,7 +100,6 @@ class Prepared:
     config: ServeConfig
     staff_password: str | None = None  # shown once when it was generated
     demo_codes: list[IssuedCode] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
 
 
 def prepare(
@@ -114,8 +114,22 @@ def prepare(
     check_workers: int = 2,
     demo: bool = False,
     course: Course | None = None,
+    require_sandbox: bool = True,
 ) -> Prepared:
-    """Everything `mmexam serve` needs before it listens."""
+    """Everything `mmexam serve` needs before it listens.
+
+    The "Run public checks" button runs students' code, so a machine without
+    bubblewrap refuses to serve unless `require_sandbox` is False (--no-sandbox);
+    then the isolation warning is in the config's `warnings`, for the console and
+    the staff page.
+    """
+    isolation, sandbox_warning = isolation_status()
+    if require_sandbox and isolation != "bwrap":
+        raise ServeError(
+            f"the sandbox for the public checks is unavailable ({probe_bwrap()}): install "
+            "bubblewrap (apt install bubblewrap), or pass --no-sandbox to run students' "
+            "checks without it"
+        )
     exam, db = open_exam(build, database, bank, course)
     exam.check_all()  # a paper that no longer matches variants.json stops us here
     now = time.time()
@@ -147,6 +161,8 @@ def prepare(
         minutes=stored_minutes,
         staff_password_hash=stored_hash,
         check_workers=check_workers,
+        require_sandbox=require_sandbox,
+        warnings=[sandbox_warning] if sandbox_warning else [],
     )
     return Prepared(config, prepared_password, codes)
 

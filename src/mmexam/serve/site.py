@@ -57,6 +57,8 @@ class ServeConfig:
     minutes: float
     staff_password_hash: str
     check_workers: int = 2
+    require_sandbox: bool = True  # False: --no-sandbox, student checks may run without bwrap
+    warnings: list[str] = field(default_factory=list)  # for the console and the staff page
     max_body: int = MAX_BODY
     clock: Callable[[], float] = time.time
     check_runner: Callable[[Any, str, str], Any] | None = None
@@ -93,7 +95,9 @@ class SiteCore:
             clock=config.clock,
             graders=self.exam.graders,
             tasks=self.exam.all_tasks,
+            require_sandbox=config.require_sandbox,
         )
+        self.checks.warnings.extend(config.warnings)
 
     # ------------------------------------------------------------ sessions
 
