@@ -47,10 +47,14 @@ def describe(batch, layout) -> str:
     for document, pages in layout.pages[0].items():
         for number, page in enumerate(pages, start=1):
             for placed in page:
-                if placed.library == 1:
-                    what = (
-                        f"page label {layout.labels_fragments.items[placed.fragment - 1]['body']}"
-                    )
+                if placed.library == 1:  # typeset after pagination
+                    item = layout.labels_fragments.items[placed.fragment - 1]
+                    if item["kind"] == "page":
+                        what = f"page label {item['body']}"
+                    elif item["kind"] == "continued":
+                        what = f"continued {item['body']}"
+                    else:
+                        what = f"{item['kind']} fill {item['body']['height']}"
                 else:
                     item = batch.fragments.items[placed.fragment - 1]
                     what = f"{item['kind']} {item['qid']}".rstrip()
@@ -109,7 +113,7 @@ def test_every_fragment_is_placed_and_inside_its_page(batch, layout):
                 assert p.x >= geo.margin_x - 0.01 and p.y >= 0, p
                 assert p.x + width * p.scale <= geo.page_width - geo.margin_x + 0.01, p
                 assert p.y + height * p.scale <= geo.page_height, p
-                if p.library == 0 and p.y >= geo.margin_top:  # the body, not the header
+                if not p.centred and p.y >= geo.margin_top:  # the body, not the header
                     bottom = geo.page_height - geo.margin_bottom
                     assert p.y + height * p.scale <= bottom + 0.01 or p.y > bottom, p
 

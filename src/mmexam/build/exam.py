@@ -194,7 +194,7 @@ class Layout:
     """A batch's typeset libraries, and every paper's pages placing their fragments."""
 
     library: Library  # the batch's fragments
-    labels: Library  # its "Page X of Y" labels
+    labels: Library  # what is typeset after pagination: "Page X of Y" labels, code boxes
     labels_fragments: Fragments
     pages: list[dict[str, list[list[Placement]]]]  # per paper and document
 
@@ -207,7 +207,9 @@ def lay_out(batch: Batch, settings: Settings, what: str) -> Layout:
     labels = Fragments()
     pages = [
         {
-            document: decorate(paginate(flow, library.size), header, footer, labels, library.size)
+            document: decorate(
+                paginate(flow, library.size, labels), header, footer, labels, library.size
+            )
             for document, (flow, header, footer) in flows.items()
         }
         for flows in batch.flows
@@ -244,7 +246,7 @@ def typeset(
             anonymous,
             paper_pages["exam"],
             probes,
-            layout.library.size,
+            lambda library, page: (layout.library, layout.labels)[library].size(page),
         )
         layouts.append(exam)
         overlays = {"exam": [sheet.overlay(page.code) for page in exam.pages], "key": []}

@@ -15,6 +15,13 @@ fragments); once the library is compiled and its page sizes known,
 `paginate` breaks the flow into pages and `decorate` adds the header, the
 footer and "Page X of Y". The spacing follows what a Typst document of the
 same content would use: block gaps in em of the 10.5 pt body text.
+
+Two kinds of piece are known only once the pages are: a code answer box,
+which runs to the foot of its page (`Fill`; at least as tall as the bank
+asks, or it starts the next page and fills that), and "Page X of Y". Both
+go in a second, small library typeset after pagination (`later`). A problem
+or question that breaks across pages opens each new page with its
+"(continued)" line (`Block.owner`).
 """
 
 from __future__ import annotations
@@ -121,15 +128,25 @@ class Beside(NamedTuple):
     tag: Tag | None = None
 
 
+class Fill(NamedTuple):
+    """An answer box that runs to the foot of its page: typeset after pagination, once its
+    height is known (in the `later` library), ruled at `PITCH`."""
+
+    slot: str
+    least: float  # its smallest height, in points: with less room left it starts a page
+    body: dict[str, Any]
+
+
 class Piece(NamedTuple):
     """One fragment in the flow, and the space it wants above it."""
 
-    fragment: int
+    fragment: int  # its page in the library (unused by a `fill`)
     x: float  # from the text column's left
     above: float
     beside: tuple[Beside, ...] = ()
     stick: bool = False  # on the same page as the next piece (a question's text, a key's answer)
     tag: Tag | None = None
+    fill: Fill | None = None
 
 
 class Block(NamedTuple):
@@ -140,6 +157,8 @@ class Block(NamedTuple):
     keep: bool = False  # on one page when it fits on one
     new_page: bool = False  # starts a page (a part)
     at_bottom: bool = False  # set at the foot of the last page (the end line)
+    owner: str = ""  # its problem or question ("Problem 3"), named on the pages it runs on to
+    opens: bool = False  # the first block of that problem or question
 
 
 class Placement(NamedTuple):
@@ -151,6 +170,7 @@ class Placement(NamedTuple):
     y: float
     scale: float = 1.0
     tag: Tag | None = None
+    centred: bool = False  # a page label, centred once its width is known
 
 
 # Spacing, in points.
@@ -163,6 +183,10 @@ LABEL_ABOVE = 0.85 * EM
 SPACE_ABOVE = 0.9 * EM
 FIELD_ABOVE = 0.7 * EM
 KEY_ABOVE = 0.8 * EM
+CONTINUED = 12.0  # the height kept for a page's "Problem N (continued)" line (9 pt text)
+CONTINUED_BELOW = 0.6 * EM  # and the gap below it
+PITCH = 0.8 / 2.54 * 72  # 0.8 cm: the rules of a code answer box, a handwriting line apart
+FILL_STEP = 0.5  # a code box's height is rounded down to this (fewer distinct boxes)
 TITLE_GAP = 0.5 / 2.54 * 72  # 0.5 cm
 COVER_GAP = 0.4 / 2.54 * 72
 ID_DIGITS = 8  # columns of the student-id grid on an anonymous version's cover
@@ -222,13 +246,16 @@ def _head(q: dict[str, Any], level: int, fragments: Fragments, above: float) -> 
 
 
 def _question_blocks(q: dict[str, Any], key: bool, fragments: Fragments) -> list[Block]:
+    """A question's block, or a problem's: its setup, then a block per part. Each page
+    the problem (question) runs on to opens with its "(continued)" line."""
+    owner = f"{'Problem' if q['kind'] == 'problem' else 'Question'} {q['number']}"
     if q["kind"] != "problem":
-        return [_item(q, 0, key, fragments)]
+        return [_item(q, 0, key, fragments)._replace(owner=owner, opens=True)]
     pieces = [_head(q, 0, fragments, QUESTION_ABOVE[0])]
     if key:
         pieces += _key(q, 0, fragments)
-    blocks = [Block(tuple(pieces), below=QUESTION_BELOW, keep=True)]
-    blocks += [_item(part, 1, key, fragments) for part in q["parts"]]
+    blocks = [Block(tuple(pieces), below=QUESTION_BELOW, keep=True, owner=owner, opens=True)]
+    blocks += [_item(part, 1, key, fragments)._replace(owner=owner) for part in q["parts"]]
     return blocks
 
 
@@ -301,6 +328,11 @@ def _item(q: dict[str, Any], level: int, key: bool, fragments: Fragments) -> Blo
             pieces.append(Piece(fragments.add("stub", "full", stub, q["id"]), 0.0, STUB_ABOVE))
     if key:
         pieces += _key(q, level, fragments)
+    elif q["kind"] == "code" and q["space"]:  # the rest of the page, ruled
+        least = min(q["space"]["height_cm"] / 2.54 * 72, GEOMETRY.body_height)
+        fill = Fill(column, least, {"style": "fill", "pitch": PITCH})
+        region = Tag("region", q["number"], kind=q["kind"])
+        pieces.append(Piece(0, body, SPACE_ABOVE, tag=region, fill=fill))
     else:
         space = q["space"]
         if space:
@@ -309,7 +341,6 @@ def _item(q: dict[str, Any], level: int, key: bool, fragments: Fragments) -> Blo
                 "lines": space["lines"],
                 "height_cm": space["height_cm"],
             }
-            style["hint"] = space["style"] == "box" and q["kind"] == "code"
             region = Tag("region", q["number"], kind=q["kind"])
             space_page = fragments.add("space", column, style)
             pieces.append(Piece(space_page, body, SPACE_ABOVE, tag=region))
@@ -325,26 +356,50 @@ def _item(q: dict[str, Any], level: int, key: bool, fragments: Fragments) -> Blo
 Size = Callable[[int], tuple[float, float]]
 
 
-def paginate(flow: list[Block], size: Size) -> list[list[Placement]]:
+def paginate(
+    flow: list[Block], size: Size, later: Fragments | None = None
+) -> list[list[Placement]]:
     """Break the flow into pages: each piece where it fits, a new page where it does not.
 
     A `keep` block moves whole to the next page when it would be split and fits on
     one; a piece that sticks to the next (a question's text, a key's answer line)
     never ends a page. A piece taller than a
-    whole page is scaled down to fit one (a very long key note, say).
+    whole page is scaled down to fit one (a very long key note, say). A `fill` piece
+    takes the rest of its page (at least its `least`, else it starts the next page and
+    takes all of it), short of the end line when that follows; it is registered in
+    `later` with its height, and placed from that library (1). A page that a problem
+    or question runs on to opens with its "(continued)" line (also typeset `later`).
     """
     geo = GEOMETRY
     room = geo.body_height
     pages: list[list[Placement]] = [[]]
     y, below = 0.0, 0.0
+    fresh = True  # nothing but (perhaps) a "(continued)" line on the page yet
+    started = ""  # the owner whose first piece is placed, and so continues on a new page
 
     def height(piece: Piece) -> float:
+        if piece.fill is not None:
+            return piece.fill.least
         return min(size(piece.fragment)[1], room)
 
-    for block in flow:
+    def typeset_later() -> Fragments:
+        if later is None:
+            raise ValueError("this flow has pieces typeset after pagination: give `later`")
+        return later
+
+    def turn(block: Block) -> None:
+        nonlocal y, fresh
+        pages.append([])
+        y, fresh = 0.0, True
+        if block.owner and block.owner == started:
+            line = typeset_later().add("continued", "full", block.owner)
+            pages[-1].append(Placement(1, line, geo.margin_x, geo.margin_top))
+            y = CONTINUED + CONTINUED_BELOW
+
+    for n, block in enumerate(flow):
         if block.new_page and pages[-1]:
             pages.append([])
-            y = 0.0
+            y, fresh = 0.0, True
         if block.at_bottom:
             piece = block.pieces[0]
             h = height(piece)
@@ -354,29 +409,45 @@ def paginate(flow: list[Block], size: Size) -> list[list[Placement]]:
                 Placement(0, piece.fragment, geo.margin_x + piece.x, geo.margin_top + room - h)
             )
             continue
+        if block.opens:
+            started = ""
         heights = [height(p) for p in block.pieces]
         whole = sum(heights) + sum(p.above for p in block.pieces[1:])
         first_gap = max(below, block.pieces[0].above)
-        if block.keep and pages[-1] and y + first_gap + whole > room and whole <= room:
-            pages.append([])
-            y = 0.0
+        if block.keep and not fresh and y + first_gap + whole > room and whole <= room:
+            turn(block)
+        last = flow[n + 1] if n + 1 < len(flow) else None
+        reserve = 0.0  # room for the end line, when a fill would otherwise take it
+        if last is not None and last.at_bottom:
+            reserve = last.pieces[0].above + height(last.pieces[0])
         for i, (piece, h) in enumerate(zip(block.pieces, heights)):
-            gap = (first_gap if i == 0 else piece.above) if pages[-1] else 0.0
+            gap = 0.0 if fresh else (first_gap if i == 0 else piece.above)
             need = gap + h
             if piece.stick and i + 1 < len(heights):  # with what follows it
                 need += block.pieces[i + 1].above + heights[i + 1]
-            if pages[-1] and y + need > room:
-                pages.append([])
-                y, gap = 0.0, 0.0
+            if not fresh and y + need > room:
+                turn(block)
+                gap = 0.0
             top = geo.margin_top + y + gap
-            scale = min(1.0, room / size(piece.fragment)[1])
             x = geo.margin_x + piece.x
-            pages[-1].append(Placement(0, piece.fragment, x, top, scale, piece.tag))
+            if piece.fill is not None:
+                h = max(room - y - gap - reserve, piece.fill.least)
+                h = min(h, room - y - gap)
+                h = int(h / FILL_STEP) * FILL_STEP
+                body = {**piece.fill.body, "height": h}
+                fragment = typeset_later().add("space", piece.fill.slot, body)
+                pages[-1].append(Placement(1, fragment, x, top, 1.0, piece.tag))
+            else:
+                scale = min(1.0, room / size(piece.fragment)[1])
+                pages[-1].append(Placement(0, piece.fragment, x, top, scale, piece.tag))
             for side in piece.beside:
                 width = size(side.fragment)[0]
-                x = side.x if side.align == "left" else side.x - width
-                pages[-1].append(Placement(0, side.fragment, geo.margin_x + x, top, tag=side.tag))
+                sx = side.x if side.align == "left" else side.x - width
+                pages[-1].append(Placement(0, side.fragment, geo.margin_x + sx, top, tag=side.tag))
             y += gap + h
+            fresh = False
+            if block.opens:
+                started = block.owner
         below = block.below
     return pages
 
@@ -411,7 +482,7 @@ def decorate(
             extra.append(Placement(0, header, geo.margin_x, top))
         extra.append(Placement(0, footer, geo.margin_x, footer_top))
         label = labels.add("page", None, [number, total])
-        extra.append(Placement(1, label, 0.0, footer_top))
+        extra.append(Placement(1, label, 0.0, footer_top, centred=True))
         decorated.append(page + extra)
     return decorated
 
@@ -422,7 +493,7 @@ def place_labels(pages: list[list[Placement]], size: Size) -> list[list[Placemen
     return [
         [
             p._replace(x=geo.margin_x + (geo.text_width - size(p.fragment)[0]) / 2)
-            if p.library == 1
+            if p.centred
             else p
             for p in page
         ]

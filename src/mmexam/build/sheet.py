@@ -12,7 +12,8 @@ and from Typst itself: each tick box carries a `metadata` probe (the
 `checkbox` of templates/fragments.typ.j2), and one `typst query` of the
 fragments that hold boxes says where each box sits in its fragment. A box on
 the page is its fragment's placement plus that offset; a written-answer
-region is its fragment's placement and size. Nothing is laid out twice.
+region is its fragment's placement and size (a code box, typeset after
+pagination, from the second library). Nothing is laid out twice.
 """
 
 from __future__ import annotations
@@ -115,8 +116,11 @@ def probe_boxes(render: Callable[[list[dict[str, Any]]], str], fragments: Fragme
     return dict(probes)
 
 
+Size = Callable[[int, int], tuple[float, float]]  # (library, fragment) -> (width, height)
+
+
 def page_layout(
-    page: int, code: str, placements: Sequence[Placement], probes: Probes, size: Callable
+    page: int, code: str, placements: Sequence[Placement], probes: Probes, size: Size
 ) -> PageLayout:
     """One page's tick boxes and written-answer regions, from its placements."""
     boxes, regions = [], []
@@ -139,7 +143,7 @@ def page_layout(
                         Box(x=x, y=y, w=side, h=side, number="id", index=digit, column=column)
                     )
         elif tag.what == "region":
-            width, height = size(placed.fragment)
+            width, height = size(placed.library, placed.fragment)
             regions.append(
                 Region(
                     x=placed.x,
@@ -160,7 +164,7 @@ def paper_layout(
     anonymous: bool,
     pages: Sequence[Sequence[Placement]],
     probes: Probes,
-    size: Callable,
+    size: Size,
 ) -> PaperLayout:
     return PaperLayout(
         id=who,
