@@ -66,7 +66,7 @@ CHECKS = [
             {"N": 7, "M": 7, "d": 3, "dtype": "float64"},
             {"N": 2, "M": 6, "d": 4, "dtype": "float32"},
         ],
-        wrt=(0, 1),
+        wrt=("z_a", "z_b"),
         hint=SIM_HINT,
     ),
     symmetric(
@@ -85,7 +85,7 @@ CHECKS = [
         inputs=_loss_inputs,
         public=_LOSS_PUBLIC,
         hidden=_LOSS_HIDDEN,
-        wrt=(0, 1),
+        wrt=("z_a", "z_b"),
         hint=NCE_HINT,
     ),
     symmetric(
@@ -104,7 +104,7 @@ CHECKS = [
         inputs=_loss_inputs,
         public=_LOSS_PUBLIC,
         hidden=_LOSS_HIDDEN,
-        wrt=(0, 1),
+        wrt=("z_a", "z_b"),
         hint=CLIP_HINT,
     ),
     symmetric(

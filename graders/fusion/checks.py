@@ -87,7 +87,7 @@ CHECKS = [
             {"B": 7, "dtype": "float32"},
         ],
         hidden=[{"B": 16, "dtype": "float64"}, {"B": 3, "dtype": "float32"}],
-        wrt=(0, 1, 2),
+        wrt=("x_a", "x_b", "w"),
         hint=AM_HINT,
     ),
     expect(
@@ -112,7 +112,7 @@ CHECKS = [
             {"B": 2, "dA": 6, "dB": 4, "dtype": "float64"},
             {"B": 5, "dA": 4, "dB": 2, "dtype": "float32"},
         ],
-        wrt=(0, 1),
+        wrt=("x_a", "x_b"),
         hint=TF_HINT,
     ),
     *standard_checks(
@@ -127,7 +127,7 @@ CHECKS = [
             {"B": 4, "dA": 5, "dB": 3, "dout": 3, "dtype": "float64"},
             {"B": 2, "dA": 2, "dB": 6, "dout": 2, "dtype": "float32"},
         ],
-        wrt=(0, 1, 2, 3),
+        wrt=("x_a", "x_b", "W", "b"),
         hint=TFL_HINT,
     ),
     value(
@@ -152,7 +152,7 @@ CHECKS = [
             {"B": 6, "d": 2, "dtype": "float32"},
         ],
         hidden=[{"B": 8, "d": 4, "dtype": "float64"}, {"B": 2, "d": 7, "dtype": "float32"}],
-        wrt=(0, 1, 2, 3),
+        wrt=("x_a", "x_b", "W", "b"),
         hint=GF_HINT,
     ),
     expect(

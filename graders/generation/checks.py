@@ -222,7 +222,7 @@ CHECKS = [
             {"B": 6, "k": 5, "dtype": "float32"},
         ],
         hidden=[{"B": 8, "k": 4, "dtype": "float64"}, {"B": 2, "k": 7, "dtype": "float32"}],
-        wrt=(0, 1, 2),
+        wrt=("mu", "logvar", "eps"),
         hint=REP_HINT,
     ),
     expect(
@@ -247,7 +247,7 @@ CHECKS = [
             {"B": 6, "C": 2, "D": 5, "k": 2, "dtype": "float64"},
             {"B": 2, "C": 4, "D": 1, "k": 6, "dtype": "float32"},
         ],
-        wrt=(0, 1, 2, 3),
+        wrt=("x", "x_hat", "mu", "logvar"),
         hint=VAE_HINT,
     ),
     expect(
@@ -297,7 +297,7 @@ CHECKS = [
             {"B": 5, "C": 3, "D": 2, "T": 100, "dtype": "float64"},
             {"B": 3, "C": 2, "D": 4, "T": 8, "dtype": "float32"},
         ],
-        wrt=(0, 2, 3),
+        wrt=("x0", "noise"),  # the schedule is a constant (see the docstring)
         hint=Q_HINT,
     ),
     expect(
@@ -325,7 +325,7 @@ CHECKS = [
             {"B": 5, "C": 3, "D": 2, "T": 100, "dtype": "float64"},
             {"B": 3, "C": 2, "D": 4, "T": 8, "dtype": "float32"},
         ],
-        wrt=(0, 1, 3, 4),
+        wrt=("x_t", "eps_pred", "noise"),  # not betas: a constant schedule
         hint=P_HINT,
     ),
     expect(
@@ -354,7 +354,7 @@ CHECKS = [
             {"B": 5, "C": 3, "D": 2, "dtype": "float64"},
             {"B": 2, "C": 2, "D": 4, "dtype": "float32"},
         ],
-        wrt=(0, 1, 2),
+        wrt=("x0", "x1"),  # not t: the time is sampled, not learned
         hint=FM_HINT,
         names=("x_t", "v"),
     ),
@@ -385,7 +385,7 @@ CHECKS = [
             {"B": 5, "d": 3, "steps": 7, "dtype": "float64"},
             {"B": 2, "d": 5, "steps": 3, "dtype": "float32"},
         ],
-        wrt=(0,),
+        wrt=("x0",),
         hint=EULER_HINT,
     ),
     expect(

@@ -57,7 +57,7 @@ CHECKS = [
             {"B": 4, "T": 5, "dv": 8, "dl": 6, "dtype": "float64"},
             {"B": 1, "T": 7, "dv": 2, "dl": 5, "dtype": "float32"},
         ],
-        wrt=(0, 1, 2),
+        wrt=("v", "W", "b"),
         hint=PROJ_HINT,
     ),
     expect(
@@ -82,7 +82,7 @@ CHECKS = [
             {"B": 2, "L": 4, "T": 3, "d": 5, "alpha": 0.5, "dtype": "float64"},
             {"B": 1, "L": 6, "T": 5, "d": 4, "alpha": -0.7, "dtype": "float32"},
         ],
-        wrt=(0, 1, 2, 3, 4, 5, 6),
+        wrt=("x", "v", "Wq", "Wk", "Wv", "Wo", "alpha"),
         hint=XATTN_HINT,
     ),
     expect(

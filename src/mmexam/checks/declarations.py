@@ -8,6 +8,13 @@ checks ship to students for practice, "hidden" ones only grade), a kind, the
 property it checks, a hint tied to the lecture, the judge that decides it
 (`mmexam.checks.judges`), and how to make its seeded inputs (`build`). The
 planner calls `build` once per task and process to make each check's `Plan`.
+
+A hidden check may only test what the contract promises. For gradients the
+contract is explicit: each function's docstring has a line "Differentiable in:
+x0, noise." naming the inputs gradients must reach (data and learnable
+weights; never schedules, timesteps, masks or indices). A gradient check names
+its `wrt` arguments, and `check_contract` — which the planner runs on every
+check before planning it — refuses one that differentiates anything else.
 """
 
 from __future__ import annotations
@@ -28,9 +35,12 @@ from mmexam.checks.judges import (
     Unchanged,
 )
 from mmexam.checks.plan import Call, Kind, Visibility
+from mmexam.errors import GradeError
 
 if TYPE_CHECKING:
     import torch
+
+    from mmexam.checks.tasks import FunctionInfo
 
 Inputs = Callable[..., tuple]  # inputs(generator, dtype, **shape) -> positional args
 
@@ -48,6 +58,52 @@ class Check:
     property: str
     hint: str
     build: Callable[[Context], list[Call]]
+    # A gradient check's arguments to differentiate, by name (or position): each must be one
+    # the function's contract declares differentiable (`check_contract`).
+    wrt: tuple[str | int, ...] = ()
+
+
+def check_contract(check: Check, info: FunctionInfo) -> None:
+    """Refuse a check that tests more than `info`'s contract promises (a GradeError that says
+    which check, which argument, and what the docstring declares).
+
+    A gradient check may differentiate only the parameters named on the docstring's
+    "Differentiable in:" line: a correct solution built on a library that treats a
+    schedule or an index as a constant must not lose points for it.
+    """
+    if not check.wrt:
+        return
+    declared = info.differentiable
+    where = f"check '{check.name}' of {info.name}"
+    line = (
+        f"its docstring declares 'Differentiable in: {', '.join(declared)}.'"
+        if declared
+        else "its docstring declares no differentiable input (no 'Differentiable in:' line)"
+    )
+    for name in declared:
+        if name not in info.params:
+            raise GradeError(
+                f"{info.name}: the docstring declares '{name}' differentiable, but {info.name} "
+                f"has no parameter '{name}' — its parameters are {', '.join(info.params)}"
+            )
+    for arg in check.wrt:
+        if isinstance(arg, int):
+            if not 0 <= arg < len(info.params):
+                raise GradeError(
+                    f"{where}: wrt position {arg} is not a parameter — "
+                    f"{info.name} takes {', '.join(info.params)}"
+                )
+            arg = info.params[arg]
+        if arg not in info.params:
+            raise GradeError(
+                f"{where}: wrt '{arg}' is not a parameter — "
+                f"{info.name} takes {', '.join(info.params)}"
+            )
+        if arg not in declared:
+            raise GradeError(
+                f"{where}: gradient w.r.t. '{arg}', which the contract does not promise — "
+                f"{line}; differentiate only those, or declare '{arg}' in the docstring"
+            )
 
 
 class Context:
@@ -60,30 +116,44 @@ class Context:
         reference: Callable[..., Any],
         earlier: dict[str, list[Call]] | None = None,
         salt: str = "",
+        params: Sequence[str] = (),
     ):
         import torch
 
         self.task = task
+        self.check_name = check_name
         # The seed is the check's name; a grading run's salt (public checks only) draws
         # inputs that no practice bundle holds.
         seed = zlib.crc32(f"{salt}\0{check_name}".encode() if salt else check_name.encode())
         self.generator = torch.Generator().manual_seed(seed)
         self._reference = reference
         self.earlier = earlier if earlier is not None else {}  # check name -> its calls
+        self.params = tuple(params)  # the function's parameter names, in order
+
+    def position(self, arg: str | int) -> int:
+        """The position of an argument given by name (a position is returned as it is)."""
+        if isinstance(arg, int):
+            return arg
+        if arg not in self.params:
+            raise GradeError(
+                f"check '{self.check_name}': '{arg}' is not a parameter — "
+                f"the function takes {', '.join(self.params) or 'no known parameters'}"
+            )
+        return self.params.index(arg)
 
     def first_call_of(self, check_name: str) -> Call | None:
         """The first planned call of an earlier check of the task (to share its inputs)."""
         calls = self.earlier.get(check_name)
         return calls[0] if calls else None
 
-    def reference(self, function: str, *args: Any, vjp: Any = None, wrt: Sequence[int] = ()):
+    def reference(self, function: str, *args: Any, vjp: Any = None, wrt: Sequence[str | int] = ()):
         """The one way reference outputs are made: call reference.<function>(*args).
 
         With `vjp` (an upstream gradient shaped like the output), return instead
-        the gradients of <output, vjp> w.r.t. the arguments at positions `wrt`,
-        as a tuple aligned with args (None elsewhere).
+        the gradients of <output, vjp> w.r.t. the arguments `wrt` (names or
+        positions), as a tuple aligned with args (None elsewhere).
         """
-        return self._reference(function, args, vjp, tuple(wrt))
+        return self._reference(function, args, vjp, tuple(self.position(a) for a in wrt))
 
 
 def _cases(cases: Sequence[dict]) -> list[tuple[str, dict, Any]]:
@@ -173,14 +243,16 @@ def gradient(
     *,
     inputs: Inputs,
     cases: Sequence[dict],
-    wrt: Sequence[int],
+    wrt: Sequence[str | int],
     points: float,
     visibility: Visibility = "hidden",
     hint: str = "",
     tol: dict[str, tuple[float, float]] | None = None,
 ) -> Check:
-    """Gradient equivalence: backward of <output, g> for a random upstream g, w.r.t. `wrt` args."""
-    wrt_indices = tuple(wrt)
+    """Gradient equivalence: backward of <output, g> for a random upstream g, w.r.t. the
+    arguments `wrt` (by name), each one the function's docstring declares differentiable
+    (enforced by `check_contract` when the task's checks are planned)."""
+    wrt_args = tuple(wrt)
 
     def build(ctx: Context) -> list[Call]:
         import torch
@@ -195,7 +267,7 @@ def gradient(
                 for o in outs
             )
             upstream = ups if isinstance(out, tuple) else ups[0]
-            grads = ctx.reference(function, *args, vjp=upstream, wrt=wrt_indices)
+            grads = ctx.reference(function, *args, vjp=upstream, wrt=wrt_args)
             rtol, atol = _tol(dtype, tol)
             calls.append(Call(label, args, grads, vjp=upstream, rtol=rtol, atol=atol))
         return calls
@@ -206,10 +278,11 @@ def gradient(
         points,
         visibility,
         "gradient",
-        GradClose(wrt=wrt_indices),
+        GradClose(wrt=wrt_args),
         "its gradients match the reference's",
         hint,
         build,
+        wrt=wrt_args,
     )
 
 
@@ -447,7 +520,7 @@ def standard_checks(
     inputs: Inputs,
     public: Sequence[dict],
     hidden: Sequence[dict],
-    wrt: Sequence[int],
+    wrt: Sequence[str | int],
     hint: str,
     grad_cases: Sequence[dict] | None = None,
     tol: dict[str, tuple[float, float]] | None = None,

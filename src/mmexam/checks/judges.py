@@ -332,10 +332,15 @@ class Close(Judge):
 
 @register
 class GradClose(Judge):
-    """The gradients of <output, upstream> w.r.t. the arguments at `wrt` match the reference's."""
+    """The gradients of <output, upstream> w.r.t. the arguments `wrt` match the reference's.
+
+    Only arguments the function's contract declares differentiable are judged (the
+    declaration checks that): a gradient that does not reach a schedule or an index
+    is never a fault.
+    """
 
     name: ClassVar[str] = "grad_close"
-    wrt: tuple[int, ...]  # positions of the arguments to differentiate
+    wrt: tuple[str | int, ...]  # the arguments to differentiate: parameter names (or positions)
 
     def upstream(self, call: Call) -> Any:
         return call.vjp
@@ -351,7 +356,8 @@ class GradClose(Judge):
                 "no gradients came back (is the output computed with "
                 "torch operations from the inputs?)",
             )
-        for i in self.wrt:
+        for arg in self.wrt:
+            i = arg if isinstance(arg, int) else plan.params.index(arg)
             name = plan.params[i] if i < len(plan.params) else f"argument {i}"
             g = grads[i] if i < len(grads) else None
             if g is None and not bool(call.expected[i].any()):

@@ -19,7 +19,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from mmexam.checks.declarations import Context
+from mmexam.checks.declarations import Context, check_contract
 from mmexam.checks.fixtures import read_fixture, write_fixture
 from mmexam.checks.plan import Call, Plan
 from mmexam.checks.tasks import function_info, task_dir
@@ -90,11 +90,14 @@ def _live_plans(task: str, graders: Path, salt: str = "") -> tuple[Plan, ...]:
     caller = reference_caller(load_reference(task, graders))
     out = []
     earlier: dict[str, list[Call]] = {}
+    infos = {check.name: function_info(task, check.function, graders) for check in checks.CHECKS}
+    for check in checks.CHECKS:  # before planning any: a check beyond the contract is refused
+        check_contract(check, infos[check.name])
     for check in checks.CHECKS:
+        params = infos[check.name].params
         ctx = Context(
-            task, check.name, caller, earlier, salt if check.visibility == "public" else ""
+            task, check.name, caller, earlier, salt if check.visibility == "public" else "", params
         )
-        params = function_info(task, check.function, graders).params
         calls = check.build(ctx)
         earlier[check.name] = calls
         out.append(

@@ -12,6 +12,7 @@ importing torch or running any grader code.
 from __future__ import annotations
 
 import ast
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,6 +31,23 @@ class FunctionInfo:
     params: tuple[str, ...]  # positional parameter names, in order
     required: int  # how many positional parameters have no default
     varargs: bool = False  # whether it takes *args
+    # The parameters its contract declares differentiable (the docstring's "Differentiable in:"
+    # line): the only ones a gradient check may differentiate.
+    differentiable: tuple[str, ...] = ()
+
+
+DIFFERENTIABLE = re.compile(r"^\s*Differentiable in: (?P<names>[^\n]*?)\.?\s*$", re.MULTILINE)
+"""The docstring line that declares a function's differentiable inputs, e.g.
+"Differentiable in: x0, noise." ("Differentiable in: none." for none)."""
+
+
+def declared_differentiable(docstring: str) -> tuple[str, ...] | None:
+    """The names on the docstring's "Differentiable in:" line, or None where it has none."""
+    match = DIFFERENTIABLE.search(docstring)
+    if match is None:
+        return None
+    names = [n.strip().strip("`") for n in match["names"].split(",")]
+    return tuple(n for n in names if n and n.lower() != "none")
 
 
 def list_tasks(graders: Path = GRADERS) -> list[str]:
@@ -125,11 +143,13 @@ def _info(node: ast.FunctionDef | ast.AsyncFunctionDef) -> FunctionInfo:
     signature = f"{node.name}({ast.unparse(args)})"
     if node.returns is not None:
         signature += f" -> {ast.unparse(node.returns)}"
+    docstring = ast.get_docstring(node) or ""
     return FunctionInfo(
         name=node.name,
         signature=signature,
-        docstring=ast.get_docstring(node) or "",
+        docstring=docstring,
         params=tuple(positional),
         required=required,
         varargs=args.vararg is not None,
+        differentiable=declared_differentiable(docstring) or (),
     )
