@@ -37,6 +37,7 @@ from mmexam import markup
 from mmexam.bank import load_bank
 from mmexam.build import sheet
 from mmexam.build.compose import Library, write_pdf
+from mmexam.build.fonts import EMBEDDED, NameFonts, name_fonts
 from mmexam.build.layout import (
     GEOMETRY,
     Block,
@@ -87,6 +88,7 @@ class Settings:
     templates: Path
     graders: Path
     exam_id: str = ""  # printed in every page's code (layout.json)
+    fonts: NameFonts = EMBEDDED  # what the roster's names are set in (build/fonts.py)
 
 
 @dataclass
@@ -100,6 +102,7 @@ class BuildResult:
     starter_tasks: list[str] = field(default_factory=list)
     seconds: float = 0.0
     jobs: int = 1
+    warnings: list[str] = field(default_factory=list)  # one line each, for the user
 
 
 def parse_formats(text: str | Sequence[str]) -> tuple[str, ...]:
@@ -168,15 +171,18 @@ def render_batch(papers: list[Paper], settings: Settings) -> Batch:
             for document in documents:
                 batch.html[n][document] = tpl.render(document, "html", view)
     if "pdf" in settings.formats:
-        batch.library = library_source(tpl, batch.fragments)
+        batch.library = library_source(tpl, batch.fragments, settings.fonts)
     return batch
 
 
-def library_source(tpl: Any, fragments: Fragments) -> str:
-    """The Typst source of a fragment library."""
-    return tpl.render(
-        "fragments", "typst", {"fragments": fragments.items, "geo": GEOMETRY.for_template()}
-    )
+def library_source(tpl: Any, fragments: Fragments, fonts: NameFonts = EMBEDDED) -> str:
+    """The Typst source of a fragment library; names are set in `fonts.families`."""
+    return tpl.render("fragments", "typst", library_view(fragments.items, fonts))
+
+
+def library_view(items: list[dict[str, Any]], fonts: NameFonts) -> dict[str, Any]:
+    """What templates/fragments.typ.j2 is rendered from."""
+    return {"fragments": items, "geo": GEOMETRY.for_template(), "person_fonts": fonts.families}
 
 
 def render_sources(paper: Paper, settings: Settings) -> dict[tuple[str, str], str]:
@@ -203,7 +209,9 @@ def lay_out(batch: Batch, settings: Settings, what: str) -> Layout:
     """Compile the batch's fragment library, break every paper into pages, then typeset
     the page labels they need and place them."""
     assert batch.library is not None
-    library = Library(compile_pdf(batch.library, f"question text for {what}"), "fragment library")
+    fonts = settings.fonts.dirs
+    pdf = compile_pdf(batch.library, f"question text for {what}", fonts)
+    library = Library(pdf, "fragment library")
     labels = Fragments()
     pages = [
         {
@@ -214,8 +222,9 @@ def lay_out(batch: Batch, settings: Settings, what: str) -> Layout:
         }
         for flows in batch.flows
     ]
-    source = library_source(templates(settings.templates), labels)
-    numbers = Library(compile_pdf(source, f"page labels for {what}"), "page labels", library.end)
+    source = library_source(templates(settings.templates), labels, settings.fonts)
+    pdf = compile_pdf(source, f"page labels for {what}", fonts)
+    numbers = Library(pdf, "page labels", library.end)
     for paper_pages in pages:
         for document, placed in paper_pages.items():
             paper_pages[document] = place_labels(placed, numbers.size)
@@ -232,7 +241,7 @@ def typeset(
     suffix = {"exam": "", "key": " — answer key"}
     probes = sheet.probe_boxes(
         lambda items: templates(settings.templates).render(
-            "fragments", "typst", {"fragments": items, "geo": GEOMETRY.for_template()}
+            "fragments", "typst", library_view(items, settings.fonts)
         ),
         batch.fragments,
     )
@@ -456,7 +465,8 @@ def build_exam(
     bank = load_bank(bank_path)
     workers = max(1, min(jobs or os.cpu_count() or 1, len(plan)))
     exam_id = exam_identity(bank, seed)
-    settings = Settings(seed, formats, key, templates_dir, graders, exam_id)
+    fonts = name_fonts([(job.student, job.name) for job in plan if job.name])
+    settings = Settings(seed, formats, key, templates_dir, graders, exam_id, fonts)
     made = make_papers(bank, plan, settings, workers)
 
     students = [student for student, _, _ in made]
@@ -469,6 +479,7 @@ def build_exam(
     )
     parallel = workers > 1 and len(plan) >= PARALLEL_FROM
     result = BuildResult(out=out, papers=len(plan), jobs=workers if parallel else 1)
+    result.warnings = list(fonts.warnings)
     result.files = [path for _, files, _ in made for path in files]
     result.manifest = out / "variants.json"
     write_atomic(result.manifest, manifest_json(manifest))

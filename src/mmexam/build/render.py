@@ -3,7 +3,8 @@
 Each Jinja2 template is loaded and compiled once per process
 (`Templates.get`); per paper only `render` runs. PDFs are compiled in-process
 by the `typst` package with one `typst.Compiler` per process (fonts are
-loaded once). Only the fonts embedded in Typst are used and the PDF
+loaded once). Only the fonts embedded in Typst are used (and, for names in
+other scripts, those of the `fonts` extra: build/fonts.py) and the PDF
 timestamp and document date are fixed, so the same source gives the same
 bytes on every machine.
 
@@ -98,28 +99,33 @@ def templates(folder: Path) -> Templates:
 
 # ---------------------------------------------------------------- Typst
 
-_compiler = None
+_compilers: dict[tuple[str, ...], Any] = {}
 
 
-def compiler():
-    """This process's Typst compiler (created on first use, after any fork)."""
-    global _compiler
-    if _compiler is None:
+def compiler(fonts: tuple[str, ...] = ()):
+    """This process's Typst compiler (created on first use, after any fork); with `fonts`,
+    one that also loads the fonts in those folders (names in other scripts, build/fonts.py)."""
+    if fonts not in _compilers:
         import typst
 
-        _compiler = typst.Compiler(ignore_system_fonts=True)
-    return _compiler
+        if fonts:
+            paths = [Path(folder) for folder in fonts]
+            _compilers[fonts] = typst.Compiler(font_paths=paths, ignore_system_fonts=True)
+        else:
+            _compilers[fonts] = typst.Compiler(ignore_system_fonts=True)
+    return _compilers[fonts]
 
 
-def compile_pdf(source: str, what: str) -> bytes:
+def compile_pdf(source: str, what: str, fonts: tuple[str, ...] = ()) -> bytes:
     """Compile a Typst source to PDF bytes; a failure is a `BuildError` naming the question.
 
-    The timestamp is fixed, so the bytes depend on the source alone.
+    The timestamp is fixed, so the bytes depend on the source alone. `fonts`: folders of
+    fonts to load besides the embedded ones.
     """
     import typst
 
     try:
-        return compiler().compile(
+        return compiler(fonts).compile(
             input=source.encode("utf-8"),
             format="pdf",
             timestamp=0,
