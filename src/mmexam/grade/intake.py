@@ -10,7 +10,8 @@ export's `ID`, a Moodle worksheet's "Participant N"); the name the LMS wrote
 (Canvas's `lastfirst`, Moodle's full name). Every match that is not exact is
 an `IntakeNote` on the submission, shown in the run's summary and in the
 student's feedback; an entry that matches nobody keeps its own id, is listed
-apart from grades.csv, and its problem suggests the nearest roster id.
+apart from grades.csv and the class statistics (a "roster" note names the
+folder or zip it came from), and its problem suggests the nearest roster id.
 """
 
 from __future__ import annotations
@@ -262,11 +263,31 @@ def _note(where: str, message: str) -> IntakeNote:
 
 
 def _off_roster(entry: Entry, known: Known) -> Entry:
-    """An entry nobody on the roster matches: a usable id of its own, and a did-you-mean."""
+    """An entry nobody on the roster matches: a usable id of its own, a did-you-mean, and a
+    note saying where it came from (the report and the summary list it apart by it)."""
     sid = entry.id if SAFE_ID.match(entry.id) else re.sub(r"[^A-Za-z0-9._@+-]", "-", entry.id)
     if entry.lms and entry.lms != "gradescope":
         sid = f"{entry.lms}-{entry.lms_id}"
-    return replace(entry, id=sid[:128], suggestion=_did_you_mean(entry, known))
+    sid = sid[:128]
+    note = IntakeNote(
+        kind="roster",
+        where=entry.where,
+        message=f"not on the roster: {sid} ({submitted_as(entry)}); graded apart, not counted "
+        "with the class (not in grades.csv or the class statistics)",
+    )
+    return replace(
+        entry, id=sid, suggestion=_did_you_mean(entry, known), notes=entry.notes + (note,)
+    )
+
+
+def submitted_as(entry: Entry) -> str:
+    """Where a submission came from, for the TA: 'folder subs/s999', 'zip subs/s999.zip',
+    or 'visitor_555_answers.yaml in submissions.zip' for an LMS's download."""
+    if entry.kind == "folder":
+        return f"folder {entry.path}"
+    if entry.kind == "zip":
+        return f"zip {entry.path}"
+    return f"{entry.where} in {entry.path}"
 
 
 def _did_you_mean(entry: Entry, known: Known) -> str | None:

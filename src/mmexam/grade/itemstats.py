@@ -5,9 +5,14 @@ question, its parts summed):
 
 - n: the students whose answer to it is graded (no part pending);
 - p: the mean share of its points they earned (its difficulty: 1 = easy);
-- r_pb: the point-biserial correlation between that share and the rest of
-  the student's score (total and bonus without this question), so that a
-  question does not correlate with itself (its discrimination).
+- r_pb: the point-biserial correlation between that share and the share of
+  the student's other graded points (the paper without this question, and
+  without answers still pending review: those are left out, never counted
+  as 0), so that a question does not correlate with itself (its
+  discrimination).
+
+Submissions off the roster (run.json's `off_roster`) are not the class and
+are not measured.
 
 Below `min_n` students nothing is claimed: p and n are recorded (they add up
 over sittings only by re-measuring, not by averaging), r_pb is null, and the
@@ -33,9 +38,9 @@ from mmexam.bank.statistics import (
     write_statistics,
 )
 from mmexam.errors import GradeError
-from mmexam.grade.report import pearson
+from mmexam.grade.report import pearson, rest_share
 from mmexam.grade.rescore import graded_results
-from mmexam.grade.results import StudentResult
+from mmexam.grade.results import RunInfo, StudentResult
 
 
 @dataclass
@@ -72,14 +77,13 @@ def measure(
     results: list[StudentResult], bank: Bank, *, min_n: int = MIN_N
 ) -> tuple[dict[str, ItemStatistic], list[str], list[str]]:
     """(statistics by question, stale question ids, ids no longer in the bank)."""
-    per: dict[str, list[tuple[float, float]]] = defaultdict(list)
+    per: dict[str, list[tuple[float, float | None]]] = defaultdict(list)
     seen_hash: dict[str, set[str]] = defaultdict(set)
     for result in results:
         own = shares(result)
-        whole = result.total + result.bonus_total
         for qid, share in own.items():
-            got = sum(i.points or 0.0 for i in result.items if i.question == qid)
-            per[qid].append((share, whole - got))
+            rest = rest_share(result, qid, whole_question=True)
+            per[qid].append((share, rest))
             if result.fingerprint is not None and qid in result.fingerprint.questions:
                 seen_hash[qid].add(result.fingerprint.questions[qid])
     found: dict[str, ItemStatistic] = {}
@@ -95,7 +99,8 @@ def measure(
             continue
         pairs = per[qid]
         xs = [x for x, _ in pairs]
-        r = pearson(xs, [y for _, y in pairs]) if len(pairs) >= min_n else None
+        both = [(x, y) for x, y in pairs if y is not None]
+        r = pearson([x for x, _ in both], [y for _, y in both]) if len(both) >= min_n else None
         found[qid] = ItemStatistic(
             p=round(statistics.fmean(xs), 4),
             r_pb=None if r is None else round(r, 4),
@@ -105,9 +110,19 @@ def measure(
     return found, stale, unknown
 
 
+def _off_roster(grades: Path) -> list[str]:
+    """The submissions the run listed off the roster (none when run.json is missing)."""
+    try:
+        return RunInfo.model_validate_json((Path(grades) / "run.json").read_text()).off_roster
+    except (OSError, ValueError):
+        return []
+
+
 def learn(grades: Path, bank: Bank, *, min_n: int = MIN_N) -> Learned:
     """Measure the graded results in `grades` and write them beside the bank."""
     results = graded_results(grades)
+    apart = set(_off_roster(grades))
+    results = [r for r in results if r.id not in apart]
     if not results:
         raise GradeError(
             f"{grades}: no graded results in {Path(grades) / 'graded'} — give the folder "

@@ -1,21 +1,30 @@
 """The class report: how the exam went, and which questions or checks to look at again.
 
 Statistics are computed per bank question (and problem part), not per
-printed number, because every student's paper orders them differently:
+printed number, because every student's paper orders them differently, and
+only over the class: a submission off the roster is graded and shown in its
+own section, never counted (`split_off_roster`).
 
 - difficulty: the mean share of the points earned (1 = everybody got it);
 - discrimination: the point-biserial correlation between the share earned
-  on the question and the rest of the student's total (the total without
-  that question), so that a question does not correlate with itself; low
-  or negative values mark questions that strong students miss. Only with at
-  least MIN_N (30) graded answers: from a handful it is noise (2–4 students
-  give 1.00 or -1.00), so below that it is not shown and nothing is flagged;
+  on the question and the share of the student's other graded points (the
+  rest of the paper without that question), so that a question does not
+  correlate with itself; low values mark questions that strong students miss;
 - for MCQs, how often each option (in authored order) was chosen; a
-  distractor chosen more often than the key is flagged as a likely wrong key,
-  once the MCQ has MIN_KEY_CHECK (10) answers;
+  distractor chosen more often than the key is flagged as a likely wrong key;
 - the code checks failed most often;
-- the submissions with problems, the answers still pending review, and the
-  roster students who submitted nothing.
+- the submissions with problems, the answers still pending review, the
+  roster students who submitted nothing, and the submissions off the roster.
+
+Every claim waits for the sample to support it (the thresholds below say
+why): under its threshold the report shows the number with its n and "too
+few answers to judge (n=3, need ≥ 25)" instead of a verdict or a flag.
+
+Answers pending review are never counted as 0: an item waiting for a TA is
+left out of the item statistics, a student's part with a pending answer is
+left out of that part's plot, and a total with a pending answer is left out
+of the score distribution ("pending: k students") and is shown only as
+provisional.
 
 Plots are matplotlib SVGs embedded as data URIs, so report.html is one
 self-contained file. The SVGs are made deterministic (fixed hash salt, no
@@ -26,20 +35,87 @@ from __future__ import annotations
 
 import base64
 import io
+import math
 import statistics
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from mmexam.bank.statistics import MIN_N
-from mmexam.grade.results import ItemResult, RunInfo, StudentResult
+from mmexam.grade.results import (
+    ItemResult,
+    RunInfo,
+    StudentResult,
+    roster_note,
+    split_off_roster,
+)
 
 LOW_DISCRIMINATION = 0.15
 """Point-biserial below this is flagged: the question does not separate strong from weak."""
 
+MIN_DISCRIMINATION_N = MIN_N
+"""Graded answers a question needs before its discrimination is shown or flagged (30, the
+classical item-analysis minimum `bank learn` uses too). The standard error of a correlation
+near 0 is about 1/sqrt(n): from 2–4 students a point-biserial of ±1.00 is what chance gives,
+and even at 30 it is ±0.18, so below 30 the report shows "—" with n and flags nothing."""
+
+MIN_DIFFICULTY_N = math.ceil((1.96 * 0.5 / 0.2) ** 2)
+"""Graded answers a question needs before its difficulty is judged (25). Difficulty is a share
+p; its 95% interval is ±1.96·sqrt(p(1-p)/n), at worst (p = 0.5) ±0.98/sqrt(n). The bank's
+levels are 0.2 apart (hard 0.4, medium 0.6, easy 0.8), so the share must be known to ±0.2 to
+say which level a question is at: n ≥ (0.98/0.2)² ≈ 24.01, so 25. Below it the share is shown
+with its n and "too few answers to judge"."""
+
 MIN_KEY_CHECK = 10
-"""Answers an MCQ needs before a distractor chosen more often than the key is flagged
-("check the key"): with two or three answers that happens by chance all the time."""
+"""Answers (not blank) an MCQ needs before its key is checked at all: the check is a claim
+about what the class prefers, and under 10 answers every count is one or two students — a TA
+reads those answers faster than any statistic."""
+
+MIN_DISTRACTOR = 5
+"""Students who must choose a distractor before it can be flagged against the key. A wrong key
+shows as a crowd on one distractor, not as one or two students; it is also the least the sign
+test below can ever call unlikely at 5% (4 against 0 has p = 1/16)."""
+
+KEY_CHECK_ALPHA = 0.05
+"""A distractor chosen more often than the key is flagged only if a one-sided sign test on the
+two counts gives p below this: among the students who chose either, each is a fair coin if
+the two were equally attractive, and p is the chance of the distractor winning by at least
+this much. One test per distractor that leads the key, uncorrected: the flag asks the TA to
+reread a key (a minute's work), while a wrong key left in costs every student the points."""
+
+
+def too_few(n: int, need: int) -> str:
+    """What the report says instead of a claim its sample cannot support."""
+    return f"too few answers to judge (n={n}, need ≥ {need})"
+
+
+def sign_test(more: int, fewer: int) -> float:
+    """One-sided sign test: P(X ≥ more) for X ~ Binomial(more + fewer, 1/2), exactly."""
+    n = more + fewer
+    if n <= 0:
+        return 1.0
+    return sum(math.comb(n, k) for k in range(more, n + 1)) / 2**n
+
+
+def rest_share(
+    result: StudentResult, leave_out: str, *, whole_question: bool = False
+) -> float | None:
+    """The share of the points of the student's graded items other than `leave_out` (a review
+    key, or with `whole_question` a question id with all its parts); pending items are left
+    out, not counted as 0. None when nothing else is graded."""
+    graded = [
+        i
+        for i in result.items
+        if not i.pending and (i.question if whole_question else i.review_key) != leave_out
+    ]
+    possible = sum(i.max_points for i in graded)
+    if possible <= 0:
+        return None
+    return sum(i.points or 0.0 for i in graded) / possible
+
+
+def letter(j: int) -> str:
+    return chr(97 + j)
 
 
 @dataclass
@@ -56,6 +132,7 @@ class QuestionStats:
     difficulty: float | None
     discrimination: float | None
     text: str
+    rest_n: int = 0  # graded answers with other graded points to correlate with
 
     @property
     def flagged(self) -> bool:
@@ -63,8 +140,31 @@ class QuestionStats:
 
     @property
     def enough(self) -> bool:
-        """Whether n is large enough for the discrimination to mean anything (see MIN_N)."""
-        return self.n >= MIN_N
+        """Whether n is large enough for the discrimination to mean anything."""
+        return self.rest_n >= MIN_DISCRIMINATION_N
+
+    @property
+    def difficulty_judged(self) -> bool:
+        return self.difficulty is not None and self.n >= MIN_DIFFICULTY_N
+
+    @property
+    def note(self) -> str:
+        """The report's verdict on the question, or why it gives none."""
+        if self.n == 0:
+            return f"pending: {self.pending} students" if self.pending else ""
+        if self.flagged:
+            return (
+                f"low discrimination ({self.discrimination:.2f} < {LOW_DISCRIMINATION}, "
+                f"n={self.rest_n}): strong students do no better on it — check its key and "
+                "wording"
+            )
+        if self.n < MIN_DIFFICULTY_N:
+            return too_few(self.n, MIN_DIFFICULTY_N)
+        if not self.enough:
+            return "discrimination: " + too_few(self.rest_n, MIN_DISCRIMINATION_N)
+        if self.discrimination is None:
+            return "everyone earned the same share: discrimination undefined"
+        return ""
 
 
 @dataclass
@@ -80,12 +180,52 @@ class OptionStats:
         return sum(self.counts)
 
     @property
-    def suspicious(self) -> list[int]:
-        """Distractors chosen more often than every correct option, once enough answered."""
-        if len(self.answer) != 1 or self.answered < MIN_KEY_CHECK:
+    def leading(self) -> list[int]:
+        """Distractors chosen more often than the (single) key, judged or not."""
+        if len(self.answer) != 1:
             return []
         best = self.counts[self.answer[0]]
         return [j for j, c in enumerate(self.counts) if j not in self.answer and c > best]
+
+    def p_value(self, j: int) -> float:
+        """The sign test of distractor j against the key (see KEY_CHECK_ALPHA)."""
+        return sign_test(self.counts[j], self.counts[self.answer[0]])
+
+    def judged(self, j: int) -> bool:
+        """Whether distractor j leads the key by more than chance, in a large enough sample."""
+        return (
+            j in self.leading
+            and self.answered >= MIN_KEY_CHECK
+            and self.counts[j] >= MIN_DISTRACTOR
+            and self.p_value(j) < KEY_CHECK_ALPHA
+        )
+
+    @property
+    def suspicious(self) -> list[int]:
+        """Distractors flagged as a likely wrong key: chosen more often than the key, by at
+        least MIN_DISTRACTOR students of at least MIN_KEY_CHECK, beyond chance."""
+        return [j for j in self.leading if self.judged(j)]
+
+    @property
+    def notes(self) -> list[str]:
+        """One line per distractor that leads the key: the warning, or why there is none."""
+        lines = []
+        for j in self.leading:
+            c, k = self.counts[j], self.counts[self.answer[0]]
+            head = f"distractor {letter(j)} chosen more than the key ({c} vs {k})"
+            p = self.p_value(j)
+            if self.judged(j):
+                lines.append(f"{head}, beyond chance (sign test p = {p:.3f}) — check the key")
+            elif self.answered < MIN_KEY_CHECK:
+                lines.append(f"{head}: {too_few(self.answered, MIN_KEY_CHECK)}")
+            elif c < MIN_DISTRACTOR:
+                lines.append(f"{head}: {too_few(c, MIN_DISTRACTOR)} choosing {letter(j)}")
+            else:
+                lines.append(
+                    f"{head}, within chance (sign test p = {p:.2f} ≥ {KEY_CHECK_ALPHA}): "
+                    "no evidence of a wrong key"
+                )
+        return lines
 
 
 @dataclass
@@ -115,6 +255,7 @@ def pearson(xs: list[float], ys: list[float]) -> float | None:
 
 
 def question_stats(results: list[StudentResult]) -> list[QuestionStats]:
+    """Per question (or problem part): pending answers are left out, never counted as 0."""
     per: dict[str, list[tuple[StudentResult, ItemResult]]] = defaultdict(list)
     for r in results:
         for item in r.items:
@@ -124,7 +265,12 @@ def question_stats(results: list[StudentResult]) -> list[QuestionStats]:
         first = pairs[0][1]
         graded = [(r, i) for r, i in pairs if not i.pending]
         shares = [(i.points or 0.0) / i.max_points if i.max_points else 0.0 for _, i in graded]
-        rest = [r.total + r.bonus_total - (i.points or 0.0) for r, i in graded]
+        correlated: list[tuple[float, float]] = []
+        for (r, _), share in zip(graded, shares):
+            rest = rest_share(r, key)
+            if rest is not None:
+                correlated.append((share, rest))
+        enough = len(correlated) >= MIN_DISCRIMINATION_N
         mean = statistics.fmean([i.points or 0.0 for _, i in graded]) if graded else None
         stats.append(
             QuestionStats(
@@ -138,8 +284,13 @@ def question_stats(results: list[StudentResult]) -> list[QuestionStats]:
                 pending=len(pairs) - len(graded),
                 mean=mean,
                 difficulty=statistics.fmean(shares) if shares else None,
-                discrimination=pearson(shares, rest) if len(shares) >= MIN_N else None,
+                discrimination=(
+                    pearson([x for x, _ in correlated], [y for _, y in correlated])
+                    if enough
+                    else None
+                ),
                 text=first.text,
+                rest_n=len(correlated),
             )
         )
     return stats
@@ -206,7 +357,12 @@ def _figure(width: float, height: float):
     return fig, fig.add_subplot()
 
 
-def plot_histogram(totals: list[float], total_points: float) -> str:
+def _students(k: int) -> str:
+    return f"{k} student{'s' if k != 1 else ''}"
+
+
+def plot_histogram(totals: list[float], total_points: float, pending: int = 0) -> str:
+    """Final totals only; `pending` students (provisional totals) are named, not plotted."""
     fig, ax = _figure(7, 3.2)
     step = max(total_points / 20, 1)
     bins = [step * k for k in range(int(total_points / step) + 2)]
@@ -214,57 +370,98 @@ def plot_histogram(totals: list[float], total_points: float) -> str:
     if totals:
         mean = statistics.fmean(totals)
         ax.axvline(mean, color="#b42318", linestyle="--", linewidth=1.5, label=f"mean {mean:.1f}")
-        ax.legend(frameon=False)
+        ax.legend(frameon=False, loc="upper left")
+    if pending:
+        ax.text(
+            0.99,
+            0.97,
+            f"pending: {_students(pending)} (provisional totals not plotted)",
+            transform=ax.transAxes,
+            ha="right",
+            va="top",
+            fontsize=8,
+            color="#5b6673",
+        )
     ax.set_xlim(0, total_points + step)
-    ax.set_xlabel(f"total points (of {total_points:g})")
+    ax.set_xlabel(f"total points (of {total_points:g}; final totals only, n={len(totals)})")
     ax.set_ylabel("students")
     ax.spines[["top", "right"]].set_visible(False)
     return _svg(fig)
 
 
-def plot_parts(info: RunInfo, results: list[StudentResult]) -> str:
-    fig, ax = _figure(7, 3.2)
-    labels, data = [], []
+def part_shares(info: RunInfo, results: list[StudentResult]) -> list[tuple[str, list[float], int]]:
+    """Per part: (label, each student's % of the part's points, students with an answer of
+    the part pending). A student's part with a pending answer is left out, not counted as 0."""
+    rows = []
     for k, part in enumerate(info.parts, start=1):
-        values = []
+        values, waiting = [], 0
         for r in results:
-            items = [i for i in r.items if i.part == part.id and not i.pending]
+            items = [i for i in r.items if i.part == part.id]
+            if any(i.pending for i in items):
+                waiting += 1
+                continue
             possible = sum(i.max_points for i in items)
             if possible:
                 values.append(100 * sum(i.points or 0.0 for i in items) / possible)
-        if values:
-            labels.append(f"{k}. {part.title}" + (" (bonus)" if part.bonus else ""))
-            data.append(values)
-    if data:
+        label = f"{k}. {part.title}" + (" (bonus)" if part.bonus else "")
+        if waiting:
+            label += f" (pending: {_students(waiting)})"
+        if values or waiting:
+            rows.append((label, values, waiting))
+    return rows
+
+
+def plot_parts(info: RunInfo, results: list[StudentResult]) -> str:
+    rows = part_shares(info, results)
+    fig, ax = _figure(7, max(1.6, 0.45 * len(rows) + 1.2))
+    boxed = [(y, values) for y, (_, values, _) in enumerate(rows) if values]
+    if boxed:
         ax.boxplot(
-            data,
+            [values for _, values in boxed],
+            positions=[y for y, _ in boxed],
             widths=0.6,
             medianprops={"color": "#b42318"},
             flierprops={"markersize": 3},
-            **_horizontal_box(labels),
+            **_horizontal(),
         )
-        ax.invert_yaxis()
+    for y, (_, values, waiting) in enumerate(rows):
+        if not values:
+            text = f"pending: {_students(waiting)}, nothing final yet"
+            ax.text(50, y, text, ha="center", va="center", fontsize=8, color="#5b6673")
+    ax.set_yticks(range(len(rows)), [label for label, _, _ in rows], fontsize=8)
+    ax.set_ylim(len(rows) - 0.5, -0.5)
     ax.set_xlim(-2, 102)
-    ax.set_xlabel("points earned (% of the part's graded points)")
+    ax.set_xlabel("points earned (% of the part's points; parts with a pending answer left out)")
     ax.spines[["top", "right"]].set_visible(False)
     return _svg(fig)
 
 
-def _horizontal_box(labels: list[str]) -> dict:
-    """boxplot's keywords for horizontal boxes with labels, across matplotlib versions."""
+def _horizontal() -> dict:
+    """boxplot's keyword for horizontal boxes, across matplotlib versions."""
     import matplotlib
 
     version = tuple(int(p) for p in matplotlib.__version__.split(".")[:2] if p.isdigit())
     if version >= (3, 10):
-        return {"orientation": "horizontal", "tick_labels": labels}
-    if version >= (3, 9):
-        return {"vert": False, "tick_labels": labels}
-    return {"vert": False, "labels": labels}
+        return {"orientation": "horizontal"}
+    return {"vert": False}
 
 
 def plot_questions(stats: list[QuestionStats]) -> str:
     fig, ax = _figure(7, 3.6)
     points = [s for s in stats if s.difficulty is not None and s.discrimination is not None]
+    left_out = sum(1 for s in stats if s.n and not s.enough)
+    if left_out:
+        ax.text(
+            0.99,
+            0.03,
+            f"{left_out} question(s) with fewer than {MIN_DISCRIMINATION_N} graded answers "
+            "not plotted",
+            transform=ax.transAxes,
+            ha="right",
+            va="bottom",
+            fontsize=8,
+            color="#5b6673",
+        )
     colors = ["#b42318" if s.flagged else "#3b6ea5" for s in points]
     ax.scatter([s.difficulty for s in points], [s.discrimination for s in points], c=colors, s=28)
     for s in points:
@@ -327,7 +524,7 @@ def plot_options(options: list[OptionStats]) -> str:
     ax.set_xlim(0, 1)
     ax.set_xlabel(
         "share of students choosing each option (authored letters; green = key, "
-        "red = distractor above the key)",
+        "red = distractor flagged as a likely wrong key)",
         fontsize=8,
     )
     ax.spines[["top", "right"]].set_visible(False)
@@ -365,21 +562,25 @@ def summary_numbers(values: list[float]) -> dict:
 def render_report(
     info: RunInfo, results: list[StudentResult], *, review_notes: Sequence[str] = ()
 ) -> str:
-    """report.html for the whole class."""
+    """report.html for the whole class (submissions off the roster in a section of their own,
+    never counted with the class)."""
     from mmexam.grade.feedback import environment
 
-    totals = [r.total for r in results if r.items]
-    qstats = sorted(question_stats(results), key=lambda s: (_part_index(info, s.part), s.key))
-    options = option_stats(results)
-    checks = check_stats(results)
+    counted, apart = split_off_roster(info, results)
+    graded = [r for r in counted if r.items]
+    provisional = [r for r in graded if r.provisional]
+    totals = [r.total for r in graded if not r.provisional]
+    qstats = sorted(question_stats(counted), key=lambda s: (_part_index(info, s.part), s.key))
+    options = option_stats(counted)
+    checks = check_stats(counted)
     pending: Counter[str] = Counter()
-    for r in results:
+    for r in counted:
         for item in r.items:
             if item.pending:
                 pending[item.review_key] += 1
     plots = {
-        "histogram": plot_histogram(totals, info.total_points),
-        "parts": plot_parts(info, results),
+        "histogram": plot_histogram(totals, info.total_points, len(provisional)),
+        "parts": plot_parts(info, counted),
         "questions": plot_questions(qstats),
     }
     if options:
@@ -390,20 +591,35 @@ def render_report(
     template = environment().get_template("report.html.j2")
     return template.render(
         info=info,
-        results=results,
+        results=counted,
         summary=summary_numbers(totals),
-        bonus=summary_numbers([r.bonus_total for r in results if r.items]),
+        bonus=summary_numbers([r.bonus_total for r in graded if not r.bonus_provisional]),
+        provisional=provisional,
         questions=qstats,
         options=options,
         texts=texts,
         checks=[c for c in checks if c.failed][:25],
         check_count=len(checks),
         pending=sorted(pending.items()),
-        problems=[r for r in results if r.problems],
+        problems=[r for r in counted if r.problems],
+        apart=[(r, off_roster_line(r)) for r in apart],
         plots=plots,
         review_notes=list(review_notes),
         low=LOW_DISCRIMINATION,
+        min_difficulty=MIN_DIFFICULTY_N,
+        min_discrimination=MIN_DISCRIMINATION_N,
+        min_key_check=MIN_KEY_CHECK,
+        min_distractor=MIN_DISTRACTOR,
+        alpha=KEY_CHECK_ALPHA,
     )
+
+
+def off_roster_line(result: StudentResult) -> str:
+    """'not on the roster: s999 (folder subs/s999)' — from the intake's note when there is one."""
+    note = roster_note(result)
+    if note is not None:
+        return note.message.split("; graded apart", 1)[0]
+    return f"not on the roster: {result.id} ({result.source} {result.id})"
 
 
 def _part_index(info: RunInfo, part: str) -> int:

@@ -50,7 +50,7 @@ class SubmissionProblem(_Model):
         return f"{self.where}: {self.message}"
 
 
-IntakeKind = Literal["file", "id", "layout", "late", "version"]
+IntakeKind = Literal["file", "id", "layout", "late", "version", "roster"]
 
 
 class IntakeNote(_Model):
@@ -59,7 +59,8 @@ class IntakeNote(_Model):
     kind: IntakeKind = Field(
         description="file: a renamed file accepted; id: the id matched another way than "
         "exactly; layout: read from an LMS's download; late: the LMS marked it late; "
-        "version: the anonymous version the answers named."
+        "version: the anonymous version the answers named; roster: the submission matches "
+        "nobody on the roster (graded apart, not counted with the class)."
     )
     where: str = Field(description="The file or folder it concerns, as submitted.")
     message: str = Field(description="What was decided, in one sentence.")
@@ -192,6 +193,16 @@ class StudentResult(_Model):
         return sum(1 for i in self.items if i.pending)
 
     @property
+    def provisional(self) -> bool:
+        """Whether the total is provisional: an answer counted in it still waits for review."""
+        return any(i.pending and not i.bonus for i in self.items)
+
+    @property
+    def bonus_provisional(self) -> bool:
+        """Whether the bonus is provisional: a bonus answer still waits for review."""
+        return any(i.pending and i.bonus for i in self.items)
+
+    @property
     def status(self) -> str:
         return "problems" if self.problems else "ok"
 
@@ -236,6 +247,20 @@ class RunInfo(_Model):
     )
     bank: str | None = Field(default=None, description="The bank folder graded against.")
     warnings: list[str] = Field(default_factory=list, description="Run-level warnings.")
+
+
+def split_off_roster(
+    info: RunInfo, results: list[StudentResult]
+) -> tuple[list[StudentResult], list[StudentResult]]:
+    """(the class, the submissions off the roster): off-roster submissions are graded for the
+    TA's information but never counted with the class (statistics, grades.csv, exports)."""
+    apart = set(info.off_roster)
+    return [r for r in results if r.id not in apart], [r for r in results if r.id in apart]
+
+
+def roster_note(result: StudentResult) -> IntakeNote | None:
+    """The intake note saying the submission is off the roster (with where it came from)."""
+    return next((n for n in result.intake if n.kind == "roster"), None)
 
 
 # ---------------------------------------------------------------- files
