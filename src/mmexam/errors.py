@@ -2,7 +2,8 @@
 
 Every error that bad input can trigger (a broken bank, a bad roster, a
 missing file) is an `MmexamError`. Its message says where, what, and how to
-fix; the CLI prints it on one line and exits 1, never with a traceback.
+fix; the CLI prints it on one line and exits 1 (2 for a `UsageError`), never with a
+traceback.
 """
 
 
@@ -32,3 +33,8 @@ class PracticeError(MmexamError):
 
 class SandboxError(GradeError):
     """Student code cannot be run safely: the sandbox is required but missing, or will not start."""
+
+
+class UsageError(MmexamError):
+    """A value given on the command line is wrong (`--shard 3`, `--only 9.9`, `--to foo`):
+    the CLI exits 2, as Click does for its own usage errors, instead of 1."""

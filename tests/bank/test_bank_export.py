@@ -224,4 +224,4 @@ def test_the_shipped_bank_exports_every_auto_gradable_question(tmp_path):
     _, qti = read_package(qti_path.read_bytes())
     assert len(qti.findall(f".//{{{QTI_NS}}}assessment/*/{{{QTI_NS}}}section")) == len(bodies)
     bad = runner.invoke(app, ["bank", "export", "--to", "blackboard", str(DEFAULT_BANK)])
-    assert bad.exit_code == 1 and "choose moodle-xml or qti" in bad.output
+    assert bad.exit_code == 2 and "choose moodle-xml or qti" in bad.output

@@ -90,7 +90,7 @@ def test_the_cli_writes_each_target_and_refuses_bad_input(grades, tmp_path):
     assert (grades / "blackboard.csv").read_text().startswith('"Last Name",') is False
     assert (grades / "blackboard.csv").read_text().startswith("Last Name,First Name")
     bad = runner.invoke(app, ["grade", "export", "--to", "d2l", str(grades)])
-    assert bad.exit_code == 1 and "choose one of canvas, moodle" in bad.output
+    assert bad.exit_code == 2 and "choose one of canvas, moodle" in bad.output
     missing = runner.invoke(app, ["grade", "export", "--to", "canvas", str(tmp_path / "nope")])
     assert missing.exit_code == 1 and "no run.json and grades.csv of a whole run" in missing.output
     broken = tmp_path / "broken"

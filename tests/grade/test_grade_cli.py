@@ -70,17 +70,29 @@ def test_grade_prints_a_summary_and_writes_outputs(classroom):
 
 def test_errors_are_one_line_without_traceback(classroom):
     tmp_path, exam, subs = classroom
-    cases = [
-        (["grade", subs, "--variants", tmp_path / "nope.json"], "not found — run `mmexam build`"),
-        (["grade", tmp_path / "missing", *common(tmp_path, exam)], "not a folder of submissions"),
-        (["grade", subs, *common(tmp_path, exam), "--shard", "3/2"], "K must be between 1 and N"),
-        (["grade", subs, *common(tmp_path, exam), "--shard", "half"], "write K/N"),
-        (["grade", subs, *common(tmp_path, exam), "--only", "8.8"], "no item has that number"),
-        (["grade", "merge", tmp_path], "no shard-K-of-N.json"),
+    cases = [  # 1: the input is wrong; 2: the command line is (a bad value)
+        (
+            ["grade", subs, "--variants", tmp_path / "nope.json"],
+            "not found — run `mmexam build`",
+            1,
+        ),
+        (
+            ["grade", tmp_path / "missing", *common(tmp_path, exam)],
+            "not a folder of submissions",
+            1,
+        ),
+        (
+            ["grade", subs, *common(tmp_path, exam), "--shard", "3/2"],
+            "K must be between 1 and N",
+            2,
+        ),
+        (["grade", subs, *common(tmp_path, exam), "--shard", "half"], "write K/N", 2),
+        (["grade", subs, *common(tmp_path, exam), "--only", "8.8"], "no item has that number", 2),
+        (["grade", "merge", tmp_path], "no shard-K-of-N.json", 1),
     ]
-    for args, message in cases:
+    for args, message, status in cases:
         result, output = invoke(*args)
-        assert result.exit_code == 1, output
+        assert result.exit_code == status, output
         assert message in output and "Traceback" not in output, output
         assert output.strip().startswith("error:"), output
 

@@ -14,7 +14,7 @@ import pytest
 from exam_fixture import BANK, make_exam, reference, write_answers
 from gradescope_schema import validate
 
-from mmexam.errors import GradeError
+from mmexam.errors import GradeError, UsageError
 from mmexam.grade.engine import GradeOptions, grade_submissions
 from mmexam.grade.merge import merge_shards
 
@@ -302,7 +302,7 @@ def test_only_regrades_one_question_after_a_key_fix(graded, tmp_path):
 
 def test_only_with_an_unknown_number_is_an_error(graded, tmp_path):
     _, exam, subs, _, _ = graded
-    with pytest.raises(GradeError, match="--only 7.7: no item has that number"):
+    with pytest.raises(UsageError, match="--only 7.7: no item has that number"):
         grade_submissions(options(tmp_path, exam, subs, only="7.7"))
 
 

@@ -162,11 +162,11 @@ def export(
     from mmexam.bank import load_bank
     from mmexam.bank.export import lms_items
     from mmexam.course import resolve_course
-    from mmexam.errors import BankError
+    from mmexam.errors import UsageError
     from mmexam.files import atomic_write
 
     if to not in ("moodle-xml", "qti"):
-        raise BankError(f"--to {to}: choose moodle-xml or qti")
+        raise UsageError(f"--to {to}: choose moodle-xml or qti")
     found = resolve_course(course)
     items = lms_items(
         load_bank(bank or found.bank, graders=found.graders, math=False),

@@ -16,34 +16,51 @@ def build(
         Path | None,
         typer.Argument(help="Folder of bank YAML files (with exam.yaml); default: the course's."),
     ] = None,
-    out: Annotated[Path, typer.Option("--out", "-o", help="Folder to write into.")] = Path("build"),
+    out: Annotated[
+        Path, typer.Option("--out", "-o", metavar="DIR", help="Folder to write into.")
+    ] = Path("build"),
     seed: Annotated[
-        int, typer.Option(help="Exam seed: the same seed gives the same papers, byte for byte.")
+        int,
+        typer.Option(
+            metavar="N", help="Exam seed: the same seed gives the same papers, byte for byte."
+        ),
     ] = 0,
     roster: Annotated[
         Path | None,
         typer.Option(
+            metavar="FILE",
             help="Roster CSV: mmexam's id,name or an LMS export (Canvas, Moodle, Blackboard, "
-            "Gradescope): one paper per student in students/<id>/."
+            "Gradescope): one paper per student in students/<id>/.",
         ),
     ] = None,
     id_column: Annotated[
-        str | None, typer.Option("--id-column", help="The roster column with the student ids.")
+        str | None,
+        typer.Option(
+            "--id-column", metavar="COLUMN", help="The roster column with the student ids."
+        ),
     ] = None,
     name_column: Annotated[
-        str | None, typer.Option("--name-column", help="The roster column with the names.")
+        str | None,
+        typer.Option("--name-column", metavar="COLUMN", help="The roster column with the names."),
     ] = None,
     variants: Annotated[
-        int | None, typer.Option(help="N anonymous versions A, B, C... in versions/<code>/.")
+        int | None,
+        typer.Option(
+            min=1,
+            max=702,
+            metavar="N",
+            help="N anonymous versions A, B, C... in versions/<code>/.",
+        ),
     ] = None,
     format: Annotated[
-        str, typer.Option("--format", help="Comma-separated: pdf, html.")
+        str, typer.Option("--format", metavar="pdf,html", help="Comma-separated: pdf, html.")
     ] = "pdf,html",
     key: Annotated[
         bool, typer.Option("--key/--no-key", help="Also write the answer key of every paper.")
     ] = True,
     jobs: Annotated[
-        int | None, typer.Option(help="Worker processes for many papers (default: one per core).")
+        int | None,
+        typer.Option(metavar="N", help="Worker processes for many papers (default: one per core)."),
     ] = None,
     course: CourseOption = None,
 ) -> None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import statistics
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 import typer
 from rich.console import Console
@@ -22,19 +22,14 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 from rich.table import Table
-from typer.core import TyperGroup
 
-from mmexam.cli.app import CourseOption, NoSandboxOption, app
+from mmexam.cli.app import CourseOption, DefaultCommandGroup, NoSandboxOption, app
 
 
-class GradeGroup(TyperGroup):
+class GradeGroup(DefaultCommandGroup):
     """`mmexam grade ARGS` means `mmexam grade run ARGS` unless ARGS starts with a subcommand."""
 
-    # Typed loosely: the base class's Context lives in typer's private click copy.
-    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
-        if args and args[0] not in self.commands and args[0] not in ("--help", "-h"):
-            args = ["run", *args]
-        return super().parse_args(ctx, args)
+    default_command = "run"
 
 
 grade = typer.Typer(
@@ -45,9 +40,16 @@ grade = typer.Typer(
 )
 app.add_typer(grade, name="grade")
 
-OutOption = Annotated[Path, typer.Option("--out", help="Folder for grades.csv, feedback, report.")]
+OutOption = Annotated[
+    Path, typer.Option("--out", metavar="DIR", help="Folder for grades.csv, feedback, report.")
+]
 ManualOption = Annotated[
-    Path, typer.Option("--manual", help="Folder of review sheets (one CSV per question).")
+    Path,
+    typer.Option("--manual", metavar="DIR", help="Folder of review sheets (one CSV per question)."),
+]
+VariantsOption = Annotated[
+    Path,
+    typer.Option("--variants", metavar="FILE", help="The variants.json written by `mmexam build`."),
 ]
 
 
@@ -60,13 +62,12 @@ def run(
             "download as it comes (Canvas submissions.zip, Moodle's zip, Gradescope's export)."
         ),
     ] = None,
-    variants: Annotated[
-        Path, typer.Option("--variants", help="The variants.json written by `mmexam build`.")
-    ] = Path("build/variants.json"),
+    variants: VariantsOption = Path("build/variants.json"),
     bank: Annotated[
         Path | None,
         typer.Option(
             "--bank",
+            metavar="DIR",
             help="Bank folder (default: the one variants.json records, else the course's).",
         ),
     ] = None,
@@ -74,41 +75,63 @@ def run(
         Path | None,
         typer.Option(
             "--roster",
+            metavar="FILE",
             help="Roster CSV: mmexam's id,name or an LMS export (Canvas, Moodle, Blackboard, "
             "Gradescope); grades.csv gets a row for every student on it.",
         ),
     ] = None,
     id_column: Annotated[
-        str | None, typer.Option("--id-column", help="The roster column with the student ids.")
+        str | None,
+        typer.Option(
+            "--id-column", metavar="COLUMN", help="The roster column with the student ids."
+        ),
     ] = None,
     name_column: Annotated[
-        str | None, typer.Option("--name-column", help="The roster column with the names.")
+        str | None,
+        typer.Option("--name-column", metavar="COLUMN", help="The roster column with the names."),
     ] = None,
     out: OutOption = Path("grades"),
     manual: ManualOption = Path("manual"),
     jobs: Annotated[
-        int, typer.Option("--jobs", "-j", min=0, help="Code-grading workers (0: one per core).")
+        int,
+        typer.Option(
+            "--jobs", "-j", min=0, metavar="N", help="Code-grading workers (0: one per core)."
+        ),
     ] = 0,
     force: Annotated[
         bool, typer.Option("--force", help="Regrade everyone, ignoring saved results.")
     ] = False,
     shard: Annotated[
         str | None,
-        typer.Option("--shard", help="Grade only shard K of N (K/N); join with `grade merge`."),
+        typer.Option(
+            "--shard",
+            metavar="K/N",
+            help="Grade only shard K of N (K/N); join with `grade merge`.",
+        ),
     ] = None,
     only: Annotated[
         str | None,
         typer.Option(
             "--only",
+            metavar="NUMBER",
             help="Regrade one printed number (1.4, 3.b) or question id; "
             "every other score stays as it was.",
         ),
     ] = None,
     no_sandbox: NoSandboxOption = False,
+    device: Annotated[
+        Literal["cpu", "cuda"],
+        typer.Option(
+            "--device",
+            help="Run the students' code on 'cpu' or 'cuda' (a GPU): the checks that need "
+            "CUDA run only with cuda.",
+        ),
+    ] = "cpu",
     database: Annotated[
         str | None,
         typer.Option(
             "--database",
+            metavar="URL",
             help="Grade the online exam's answers (`mmexam serve`'s database), exported first "
             "to SUBMISSIONS (default: OUT/online-submissions).",
         ),
@@ -120,10 +143,13 @@ def run(
     Example: mmexam grade examples/submissions
     """
     from mmexam.course import resolve_course
-    from mmexam.errors import GradeError
+    from mmexam.errors import UsageError
     from mmexam.grade.engine import GradeOptions, grade_submissions
     from mmexam.grade.inputs import parse_shard
 
+    parsed_shard = parse_shard(shard) if shard else None
+    if device == "cuda":
+        require_cuda()
     found = resolve_course(course)
     if database is not None:
         from mmexam.serve.export import export_database
@@ -134,7 +160,7 @@ def run(
             f"exported {len(exported.written)} online submissions to {submissions}", err=True
         )
     elif submissions is None:
-        raise GradeError(
+        raise UsageError(
             "give the submissions folder (mmexam grade submissions/), or --database URL "
             "to grade the answers of `mmexam serve`"
         )
@@ -147,9 +173,10 @@ def run(
         manual=manual,
         jobs=jobs,
         force=force,
-        shard=parse_shard(shard) if shard else None,
+        shard=parsed_shard,
         only=only,
         require_sandbox=not no_sandbox,
+        device=device,
         roster=roster,
         id_column=id_column,
         name_column=name_column,
@@ -160,6 +187,16 @@ def run(
     with _progress(console) as tell:
         summary = grade_submissions(options, tell)
     show_summary(Console(), summary, options.shard)
+
+
+def require_cuda() -> None:
+    """A usage error (exit 2) before any grading when `--device cuda` has no GPU here."""
+    import torch
+
+    from mmexam.errors import UsageError
+
+    if not torch.cuda.is_available():
+        raise UsageError("--device cuda: this machine has no CUDA device — grade with --device cpu")
 
 
 @grade.command("merge")
@@ -330,10 +367,10 @@ def export(
 
     Example: mmexam grade export --to canvas grades/
     """
-    from mmexam.errors import GradeError
+    from mmexam.errors import UsageError
 
     if to not in EXPORT_TARGETS:
-        raise GradeError(f"--to {to}: choose one of {', '.join(EXPORT_TARGETS)}")
+        raise UsageError(f"--to {to}: choose one of {', '.join(EXPORT_TARGETS)}")
     if to == "gradescope-autograder":
         _export_autograder(out or grades_dir / "autograder.zip", variants, course)
         return

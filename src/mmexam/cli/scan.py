@@ -13,18 +13,14 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 from rich.markup import escape
-from typer.core import TyperGroup
 
-from mmexam.cli.app import app
+from mmexam.cli.app import DefaultCommandGroup, app
 
 
-class ScanGroup(TyperGroup):
+class ScanGroup(DefaultCommandGroup):
     """`mmexam scan FILES…` is short for `mmexam scan read FILES…`."""
 
-    def parse_args(self, ctx: typer.Context, args: list[str]) -> list[str]:  # type: ignore[override]
-        if args and args[0] not in self.commands and args[0] not in ("--help", "-h"):
-            args = ["read", *args]
-        return super().parse_args(ctx, args)
+    default_command = "read"
 
 
 scan = typer.Typer(

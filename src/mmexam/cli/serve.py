@@ -7,22 +7,18 @@ Thin: parse the options, call `mmexam.serve`, print what it returns.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
-from typer.core import TyperGroup
 
-from mmexam.cli.app import CourseOption, NoSandboxOption, app
+from mmexam.cli.app import CourseOption, DefaultCommandGroup, NoSandboxOption, app
 
 
-class ServeGroup(TyperGroup):
+class ServeGroup(DefaultCommandGroup):
     """`mmexam serve ARGS` means `mmexam serve run ARGS` unless ARGS starts with a subcommand."""
 
-    # Typed loosely: the base class's Context lives in typer's private click copy.
-    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
-        if not args or (args[0] not in self.commands and args[0] not in ("--help", "-h")):
-            args = ["run", *args]
-        return super().parse_args(ctx, args)
+    default_command = "run"
+    run_without_args = True
 
 
 serve = typer.Typer(

@@ -13,7 +13,7 @@ The run, in plain steps:
    sandboxed workers, which run the checks and return `TaskResult`s;
 4. *score* (`score`): score the answers and lay the code's results on the
    code items, writing each student's result atomically the moment it is
-   complete, so a killed run resumes where it stopped;
+   complete, so a killed or interrupted (Ctrl-C) run resumes where it stopped;
 5. *write outputs* (`write_outputs`): lay the review sheets over the results,
    refresh the sheets, and write grades.csv, feedback, Gradescope
    results.json and the report (`mmexam.grade.outputs`). A shard run stops
@@ -27,11 +27,12 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from mmexam.checks.results import TaskResult
-from mmexam.errors import GradeError
+from mmexam.errors import UsageError
 from mmexam.files import atomic_write
 from mmexam.grade.inputs import (
     ExamInputs,
@@ -85,6 +86,7 @@ class GradeOptions:
     only: str | None = None
     limits: object | None = None
     require_sandbox: bool = True  # False only with --no-sandbox
+    device: str = "cpu"  # where students' code runs: cpu, or cuda (a GPU)
     roster: Path | None = None
     id_column: str | None = None
     name_column: str | None = None
@@ -134,9 +136,36 @@ def grade_submissions(opts: GradeOptions, progress: ProgressFn | None = None) ->
     workers = opts.jobs or os.cpu_count() or 1
     graders = opts.graders
     hide = secret_folders(opts)
-    for work, code in grade_code(works, workers, opts.limits, opts.require_sandbox, graders, hide):
-        score(run, work, code)
+    device = opts.device
+    unrun: list[str] = []
+    graded = grade_code(works, workers, opts.limits, opts.require_sandbox, graders, hide, device)
+    with closing(graded):  # on Ctrl-C, the workers stop before the exception leaves
+        for work, code in graded:
+            unrun += without_device_checks(code, device)
+            score(run, work, code)
+    if unrun:
+        run.notes.append(
+            f"graded on {device}: {len(set(unrun))} check(s) that need CUDA did not run and "
+            f"are left out of the feedback ({', '.join(sorted(set(unrun)))}) — grade with "
+            "--device cuda on a machine with a GPU to run them"
+        )
     return write_outputs(run, graded=len(works), isolation=isolation)
+
+
+def without_device_checks(code: dict[str, TaskResult], device: str) -> list[str]:
+    """Leave out the checks that need CUDA from a run on cpu, rather than show students a
+    "skipped, 0 of 0 points" line for each (they are worth nothing on cpu); the names of
+    those left out, for the run's one note."""
+    if device != "cpu":
+        return []
+    left_out = []
+    for task, result in code.items():
+        unrun = [c.name for c in result.checks if c.skipped and c.kind == "device"]
+        if unrun:
+            kept = [c for c in result.checks if c.name not in unrun]
+            code[task] = result.model_copy(update={"checks": kept})
+            left_out += unrun
+    return left_out
 
 
 def open_run(opts: GradeOptions, tell: ProgressFn) -> Run:
@@ -154,13 +183,14 @@ def open_run(opts: GradeOptions, tell: ProgressFn) -> Run:
         manifest_sha,
         bank_path=bank_path,
         graders=opts.graders,
+        device=opts.device,
     )
     if moved:
         exam.warnings.append(moved)
     if opts.only is not None and not any(
         matches_only(i, opts.only) for s in manifest.students for i in s.items
     ):
-        raise GradeError(
+        raise UsageError(
             f"--only {opts.only}: no item has that number or question id on any "
             "paper — numbers look like 1.3 or 3.a"
         )

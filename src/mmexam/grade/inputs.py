@@ -19,22 +19,22 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from mmexam.errors import GradeError
+from mmexam.errors import GradeError, UsageError
 from mmexam.exam import Item, Manifest, Student
 from mmexam.grade.results import Fingerprint, PartInfo
 from mmexam.grade.submissions import Submission
 
 
 def parse_shard(text: str) -> tuple[int, int]:
-    """'2/4' -> (2, 4); a GradeError for anything else."""
+    """'2/4' -> (2, 4); a UsageError (exit 2) for anything else."""
     try:
         k, n = (int(x) for x in text.split("/"))
     except ValueError:
-        raise GradeError(
+        raise UsageError(
             f"--shard {text!r}: write K/N, e.g. --shard 2/4 for the second of four shards"
         ) from None
     if not (n >= 1 and 1 <= k <= n):
-        raise GradeError(f"--shard {text}: K must be between 1 and N (got K={k}, N={n})")
+        raise UsageError(f"--shard {text}: K must be between 1 and N (got K={k}, N={n})")
     return k, n
 
 
@@ -119,12 +119,15 @@ class ExamInputs:
         *,
         bank_path: Path | None = None,
         graders: Path | None = None,
+        device: str = "cpu",
     ):
         self.bank = bank
         self.manifest = manifest
         self.manifest_sha = manifest_sha
         self.bank_path = bank_path
         self.graders = graders
+        self.device = device
+        """Where the code runs: a result graded on cpu is not reused for a cuda run."""
         self.students = {s.id: s for s in manifest.students}
         self.versions = {
             s.variant: s for s in manifest.students if s.id == s.variant and s.name is None
@@ -171,7 +174,10 @@ class ExamInputs:
 
     def task_digest(self, task: str) -> str:
         if task not in self._tasks:
-            self._tasks[task] = task_digest(task, self.graders)
+            digest = task_digest(task, self.graders)
+            if self.device != "cpu":  # cpu keeps the digests of runs before --device
+                digest = hashlib.sha256(f"{digest} {self.device}".encode()).hexdigest()
+            self._tasks[task] = digest
         return self._tasks[task]
 
     def paper(self, student: Student) -> StudentPaper:

@@ -12,7 +12,8 @@ and the student is graded again on the next run.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Iterator
+from collections.abc import Generator
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,28 @@ class StudentCode(BaseModel):
 
     student: str = Field(description="The student id the job was for.")
     tasks: dict[str, TaskResult] = Field(description="The result of each submitted task file.")
+
+
+class GradeCodeJob:
+    """`grade_code_job`, as the workers are given it: once it reaches a worker process,
+    that process ignores Ctrl-C (SIGINT), which the terminal sends to every process of
+    the run. The parent alone reports the interruption (one line) and stops the
+    workers, each closing its sandbox; a worker that took KeyboardInterrupt itself
+    would print its own traceback."""
+
+    def __call__(self, sandbox: Any, job: dict) -> dict:
+        return grade_code_job(sandbox, job)
+
+    def __reduce__(self) -> tuple[Any, tuple[()]]:
+        return _in_worker, ()
+
+
+def _in_worker() -> GradeCodeJob:
+    """Unpickled in a worker as it starts (before its sandbox): SIGINT is ignored there."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    return GradeCodeJob()
 
 
 def grade_code_job(sandbox: Any, job: dict) -> dict:
@@ -58,11 +81,13 @@ def grade_code(
     require_sandbox: bool,
     graders: Path | None = None,
     hide: tuple[Path, ...] = (),
-) -> Iterator[tuple[Work, dict[str, TaskResult]]]:
+    device: str = "cpu",
+) -> Generator[tuple[Work, dict[str, TaskResult]]]:
     """Yield every work with the checks' result for each of its code files: first the
     works without code, then the others as the sandboxed workers finish them.
     `graders`: the course's graders/ folder (default: the shipped sample's); `hide`:
-    folders the sandbox must hide wherever they lie (course, build, submissions)."""
+    folders the sandbox must hide wherever they lie (course, build, submissions);
+    `device`: where the students' code runs, cpu or cuda."""
     jobs = []
     waiting: dict[str, Work] = {}
     for work in works:
@@ -77,10 +102,10 @@ def grade_code(
             waiting[work.submission.id] = work
         else:
             yield work, {}
-    run = _run_jobs(jobs, workers, limits, require_sandbox, graders, hide)
-    for student_id, code, failure in run:
-        work = waiting.pop(student_id)
-        yield work, (code.tasks if code is not None else _failed(work, failure))
+    with closing(_run_jobs(jobs, workers, limits, require_sandbox, graders, hide, device)) as run:
+        for student_id, code, failure in run:
+            work = waiting.pop(student_id)
+            yield work, (code.tasks if code is not None else _failed(work, failure))
     for work in waiting.values():  # a pool that stopped early: grade them next time
         yield work, _failed(work, "the grading workers stopped")
 
@@ -99,7 +124,8 @@ def _run_jobs(
     require_sandbox: bool,
     graders: Path | None,
     hide: tuple[Path, ...] = (),
-) -> Iterator[tuple[str, StudentCode | None, str]]:
+    device: str = "cpu",
+) -> Generator[tuple[str, StudentCode | None, str]]:
     """Yield (student, their code's results or None, why it failed) as the workers finish."""
     if not jobs:
         return
@@ -112,17 +138,20 @@ def _run_jobs(
     with warnings.catch_warnings():
         # the run reports a missing bwrap once, as a note in its summary and report
         warnings.simplefilter("ignore", SandboxWarning)
-        for done in map_in_workers(
-            grade_code_job,
+        # closed with this generator (Ctrl-C included): its workers stop then
+        done_jobs = map_in_workers(
+            GradeCodeJob(),
             jobs,
             workers,
             limits,
             ordered=False,
+            device=device,
             require_sandbox=require_sandbox,
             item_timeout=timeout,
             modules=trusted_modules(graders or GRADERS),
             hide=hide,
-        ):
+        )
+        for done in done_jobs:
             student = jobs[done.index]["student"]
             if not done.ok:
                 yield student, None, done.error or "no result"
