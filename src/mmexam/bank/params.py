@@ -24,7 +24,7 @@ from functools import lru_cache
 from typing import Any, TypeVar, cast
 
 from jinja2 import StrictUndefined, TemplateError, meta, nodes
-from jinja2.exceptions import SecurityError, UndefinedError
+from jinja2.exceptions import SecurityError, TemplateAssertionError, UndefinedError
 from jinja2.sandbox import SandboxedEnvironment
 from pydantic import BaseModel
 
@@ -122,7 +122,11 @@ def _syntax_failure(error: TemplateError, source: str) -> TemplateFailure:
     line = getattr(error, "lineno", None)
     where = f" (line {line} of the template)" if line and "\n" in source.strip() else ""
     message = str(error.message or error).rstrip(".")
-    return TemplateFailure(f"template syntax error{where}: {message}")
+    # an unknown filter or test parses, but does not compile: not a syntax error
+    kind = (
+        "template error" if isinstance(error, TemplateAssertionError) else "template syntax error"
+    )
+    return TemplateFailure(f"{kind}{where}: {message}")
 
 
 @lru_cache(maxsize=16384)
@@ -256,9 +260,9 @@ def _expression(expression: str):
     source = "{{ " + expression + " }}"
     try:
         tree = _ENV.parse(source)
+        names = _names(tree)  # compiles: an unknown filter or test fails here
     except TemplateError as error:
         raise _syntax_failure(error, source) from None
-    names = _names(tree)
     body = tree.body[0] if len(tree.body) == 1 else None
     if isinstance(body, nodes.Output) and len(body.nodes) == 1:
         try:
