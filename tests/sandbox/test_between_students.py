@@ -276,3 +276,43 @@ def test_without_control_groups_the_sandbox_says_so_and_falls_back_to_rlimits():
         pytest.skip("no bubblewrap here: the rlimits-only warning covers it")
     assert "no control groups for the sandbox (MMEXAM_NO_CGROUPS is set)" in done.stdout
     assert done.stdout.strip().endswith("None 1 None")
+
+
+BUDGETED = Limits(
+    cpu_seconds_per_call=2.0,
+    cpu_seconds_per_submission=3.0,
+    wall_seconds_per_submission=60.0,
+    memory_mb=512,
+    max_processes=32,
+    output_bytes=4096,
+)
+PACED = """
+import time
+import torch
+
+def spin(x):
+    end = time.process_time() + 1.2
+    while time.process_time() < end:
+        pass
+    return x
+
+def wait(x):
+    time.sleep(1.0)
+    return x
+"""
+
+
+def test_the_file_budget_is_cpu_time_measured_from_outside_not_the_wall_clock():
+    """Six calls that each wait 1 s (6 s of wall clock) fit a 3 s budget: only CPU counts.
+    Calls that each compute 1.2 s do not: the fourth is refused (3.6 s of CPU spent)."""
+    with Sandbox(BUDGETED) as box:
+        _need_a_box(box)
+        x = torch.ones(2)
+        with box.open(PACED, "paced.py") as student:
+            assert student.load_error is None
+            waited = [student.call("wait", x) for _ in range(6)]
+        assert all(outcome.ok for outcome in waited), [o.error for o in waited]
+        with box.open(PACED, "paced.py") as student:
+            spun = [student.call("spin", x) for _ in range(4)]
+        assert [outcome.ok for outcome in spun] == [True, True, True, False]
+        assert spun[3].error == "exceeded 3 s CPU time for the whole file"

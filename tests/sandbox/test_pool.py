@@ -13,7 +13,8 @@ pytestmark = pytest.mark.sandbox
 
 LIMITS = Limits(
     cpu_seconds_per_call=1.0,
-    wall_seconds_per_submission=6.0,
+    cpu_seconds_per_submission=6.0,
+    wall_seconds_per_submission=60.0,
     memory_mb=512,
     max_processes=32,
     output_bytes=4096,

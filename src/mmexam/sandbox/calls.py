@@ -39,6 +39,7 @@ class CallOutcome:
     seconds: float = 0.0  # wall-clock time of the round trip, trusted clock
     grads: tuple | None = None  # with call(..., vjp=g): gradient per arg, shaped like args
     kwargs_after: dict[str, Any] | None = None  # the keyword args after the call
+    line: int | None = None  # the student's line that returned the value (within the file)
 
 
 @dataclass(frozen=True)

@@ -192,7 +192,7 @@ class Sandbox:
         return {
             "device": "cpu" if self.device == "cpu" else self.device,
             "cpu_seconds": limits.cpu_seconds_per_call,
-            "cpu_seconds_total": limits.wall_seconds_per_submission + limits.cpu_seconds_per_call,
+            "cpu_seconds_total": limits.cpu_seconds_per_submission + limits.cpu_seconds_per_call,
             "memory_mb": limits.memory_mb,
             "rlimit_as": self.device == "cpu",
             "rss_slack_mb": 1024,
@@ -411,6 +411,16 @@ class Sandbox:
             self._cpu_before += self._cpu_seen
         self._cpu_seen = now
         return self._cpu_before + now
+
+    def student_cpu_seconds(self) -> float | None:
+        """CPU time of every process that ever ran in the student group, read from outside
+        (None without control groups): what a file's CPU budget is judged on."""
+        if self._groups is None:
+            return None
+        try:
+            return self._groups.student.cpu_seconds()
+        except OSError:
+            return None
 
     def box_usage(self) -> dict | None:
         """What the control groups measured, or None without them (see `BoxGroups.usage`)."""

@@ -40,7 +40,13 @@ class Limits:
     """Resource limits for student code; every field has a documented default (README)."""
 
     cpu_seconds_per_call: float = 5.0  # RLIMIT_CPU armed per call (import counts as a call)
-    wall_seconds_per_submission: float = 60.0  # from open() to the last call, trusted clock
+    # The whole file's budget: CPU time of all the student's processes, read from the
+    # student's control group, so a neighbour's load on a shared machine does not count
+    # against it (a call that starts inside the budget may finish it: at most one call's
+    # CPU over). Without control groups the wall clock stands in, with this many seconds.
+    cpu_seconds_per_submission: float = 60.0
+    # With control groups, a backstop for code that waits instead of computing (trusted clock).
+    wall_seconds_per_submission: float = 180.0
     # Address space above the zygote's per process (RLIMIT_AS; RSS on the GPU lane), and
     # with control groups all the student's processes together (+ 256 MB, tmpfs and shm too).
     memory_mb: int = 2048

@@ -62,7 +62,7 @@ class StudentModule:
     """One student's file imported in a sandboxed child; call its functions.
 
     A call that crashes or times out kills the child; the next call re-imports
-    the file in a new child (while the file's wall-clock budget lasts), so one
+    the file in a new child (while the file's budget lasts), so one
     crash costs one check, not the task. A function that ran out of time (or
     killed the sandbox) once is not run again for this file: its later calls
     fail at once with the same message.
@@ -74,7 +74,14 @@ class StudentModule:
         self._token = object()
         self.filename = os.path.basename(filename) or "submission.py"
         self._source = source.encode("utf-8", "surrogateescape")
-        self._deadline = time.monotonic() + self._limits.wall_seconds_per_submission
+        self._lines = self._source.count(b"\n") + 1  # a reported line must lie within
+        self._cpu_start = sandbox.student_cpu_seconds()  # None: no control groups
+        wall = (
+            self._limits.cpu_seconds_per_submission
+            if self._cpu_start is None
+            else self._limits.wall_seconds_per_submission
+        )
+        self._deadline = time.monotonic() + wall
         self._child: ChildProc | None = None
         self._segments: list[tuple[ChildProc, int, int | None]] = []
         self._log: list[Call] = []
@@ -192,9 +199,10 @@ class StudentModule:
         """Send one request and read its reply; on any failure end the child and say why."""
         seq = child.next_seq()
         frame = pack_frame({**meta, "seq": seq}, blob)
-        if time.monotonic() >= self._deadline:
+        spent = self._budget_spent()
+        if spent is not None:
             self._end(child)
-            return None, self._wall_message()
+            return None, spent
         deadline = min(self._deadline, time.monotonic() + self._per_call())
         return self._read(child, frame, seq, deadline, max_blob, fds)
 
@@ -231,11 +239,26 @@ class StudentModule:
             self._end(child)
             return None, str(exc)
 
+    def _budget_spent(self) -> str | None:
+        """Why the file may run no more calls (its CPU or wall-clock budget is spent), or None.
+
+        CPU is the student group's, read from outside, counted from this file's open().
+        """
+        if time.monotonic() >= self._deadline:
+            return self._wall_message()
+        if self._cpu_start is not None:
+            now = self._sandbox.student_cpu_seconds()
+            budget = self._limits.cpu_seconds_per_submission
+            if now is not None and now - self._cpu_start >= budget:
+                return f"exceeded {budget:g} s CPU time for the whole file"
+        return None
+
     def _wall_message(self) -> str:
-        return (
-            f"exceeded {self._limits.wall_seconds_per_submission:g} s wall-clock time "
-            "for the whole file"
-        )
+        if self._cpu_start is None:  # no control groups: the wall clock stands in for CPU
+            seconds = self._limits.cpu_seconds_per_submission
+            return f"exceeded {seconds:g} s wall-clock time for the whole file"
+        seconds = self._limits.wall_seconds_per_submission
+        return f"exceeded {seconds:g} s wall-clock time for the whole file (waiting, not computing)"
 
     # -- public ------------------------------------------------------------------
 
@@ -378,6 +401,11 @@ class StudentModule:
             return None
         child = pipe.child
         while pipe.next <= match:
+            spent = self._budget_spent()
+            if spent is not None:
+                self._pipe = None
+                self._end(child)
+                return CallOutcome(ok=False, error=spent)
             j = pipe.next
             pipe.next += 1
             deadline = min(self._deadline, time.monotonic() + self._per_call())
@@ -460,6 +488,7 @@ class StudentModule:
         if plan.n_out:
             grad_map = {k: tensors[f"g{k}"] for k in plan.leaves if f"g{k}" in tensors}
             grads = rebuild(plan.args_node, call.args, grad_map, lambda t: None)
+        line = meta.get("line")  # the child's word, cosmetic: kept only if it is a line here
         return CallOutcome(
             ok=True,
             value=value,
@@ -467,6 +496,7 @@ class StudentModule:
             inputs_after=inputs_after,
             kwargs_after=kwargs_after,
             grads=grads,
+            line=line if type(line) is int and 1 <= line <= self._lines else None,
         )
 
     # -- the arena: the inputs as the trusted side sees them after a call ----------
