@@ -94,3 +94,16 @@ def test_without_the_fonts_extra_a_chinese_name_is_a_warning_with_the_install_li
 
 def test_latin_names_need_no_extra_fonts():
     assert name_fonts([("1", "Zoë Ñúñez-Łukasz"), ("2", "Ada Lovelace")]).dirs == ()
+
+
+def test_build_prints_the_name_warning(tmp_path):
+    from typer.testing import CliRunner
+
+    from mmexam.cli import app
+
+    roster = write_roster(tmp_path / "roster.csv", {"2001": RUNIC, "2002": "Ada Lovelace"})
+    args = ["build", str(SMALL_BANK), "--roster", str(roster), "--format", "pdf"]
+    result = CliRunner().invoke(app, [*args, "--out", str(tmp_path / "out")])
+    assert result.exit_code == 0, result.output
+    (line,) = [x for x in result.stderr.splitlines() if x.startswith("warning:")]
+    assert "student 2001" in line and "Runic" in line

@@ -98,3 +98,5 @@ def build(
     typer.echo(f"  {result.manifest}: the variants grading maps answers through")
     tasks = ", ".join(result.starter_tasks) or "no code tasks"
     typer.echo(f"  {out / 'starter'}/: starter code for students ({tasks})")
+    for warning in result.warnings:
+        typer.echo(f"warning: {warning}", err=True)
