@@ -41,9 +41,9 @@ def test_hidden_adds_the_grading_only_checks():
 
 
 @pytest.mark.sandbox
-def test_table_shows_points_failures_and_the_hint_and_exits_zero():
+def test_table_shows_points_failures_and_the_hint_and_exits_one():
     result = _invoke("contrastive", str(BUGGY / "contrastive" / "clip_loss__one_direction.py"))
-    assert result.exit_code == 0, result.output  # graded, even though checks fail
+    assert result.exit_code == 1, result.output  # a check failed
     out = result.stdout
     assert "clip_loss.symmetric" in out and "FAILED" in out and "0/1" in out
     assert "does not hold: symmetric in its arguments" in out
@@ -62,9 +62,9 @@ def test_table_shows_points_failures_and_the_hint_and_exits_zero():
         (["fusion", "missing.py"], "error: missing.py: no such file"),
     ],
 )
-def test_bad_input_is_one_line_and_exit_one(args, message):
+def test_bad_input_is_one_line_and_exit_two(args, message):
     result = _invoke(*args)
-    assert result.exit_code == 1, result.output
+    assert result.exit_code == 2, result.output
     assert result.output == message + "\n"
 
 
@@ -72,17 +72,19 @@ def test_a_file_that_is_not_utf8_is_bad_input(tmp_path):
     path = tmp_path / "fusion.py"
     path.write_bytes(b"def f():\n    return '\xff'\n")
     result = _invoke("fusion", str(path))
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     assert result.output.startswith(f"error: {path}: not UTF-8 text (byte")
 
 
 def test_a_folder_is_bad_input(tmp_path):
     result = _invoke("fusion", str(tmp_path))
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     assert "is a folder" in result.output
 
 
 def test_help_documents_the_exit_status():
     result = CliRunner().invoke(app, ["check", "--help"])
     assert result.exit_code == 0
-    assert "Exit status 0 when the file was graded" in result.output
+    text = " ".join(result.output.split())
+    assert "Exit status 0 when every check passed, 1 when any failed, 2 for a usage error" in text
+    assert "--function" in result.output

@@ -143,7 +143,7 @@ def test_escape_sequences_reach_no_output(sandbox):
         printed = student.stdout
     assert "graded 100/100" in printed and not CONTROL.search(printed.replace("\n", ""))
     cli = CliRunner().invoke(app, ["check", "fusion", str(HOSTILE / "escape_sequences.py")])
-    assert cli.exit_code == 0, cli.output
+    assert cli.exit_code == 1, cli.output  # graded: its checks fail
     assert "pwned" in cli.stdout and "\x1b]" not in cli.stdout and "\x9b" not in cli.stdout
 
 
@@ -219,7 +219,7 @@ def test_without_bubblewrap_nothing_runs_unless_no_sandbox(monkeypatch, tmp_path
         opted = CliRunner().invoke(
             app, ["check", "fusion", str(path), "--hidden", "--json", "--no-sandbox"]
         )
-    assert opted.exit_code == 0, opted.output
+    assert opted.exit_code == 1, opted.output  # graded: the functions it lacks fail
     document = json.loads(opted.stdout)
     assert document["sandbox"] == "rlimits-only"  # said in the JSON…
     checks = {c["name"]: c for c in document["checks"]}

@@ -14,7 +14,7 @@ import functools
 import importlib.util
 import shutil
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -129,6 +129,25 @@ def plans(
         return read_fixture(task, Path(fixtures))
     task_dir(task, graders)  # unknown task -> GradeError
     return _live_plans(task, graders, salt)
+
+
+def function_names(
+    task: str, *, fixtures: Path | None = None, graders: Path = GRADERS
+) -> tuple[str, ...]:
+    """The functions `task`'s checks call (the public ones only, from fixtures), in order."""
+    return tuple(dict.fromkeys(p.function for p in plans(task, fixtures=fixtures, graders=graders)))
+
+
+def of_function(selected: Sequence[Plan], function: str | None) -> list[Plan]:
+    """The plans of one function (all of them when `function` is None); an unknown name is a
+    `GradeError` that lists the functions the plans call."""
+    if function is None:
+        return list(selected)
+    mine = [p for p in selected if p.function == function]
+    if not mine:
+        known = ", ".join(dict.fromkeys(p.function for p in selected)) or "none"
+        raise GradeError(f"no checks for a function '{function}' — the functions: {known}")
+    return mine
 
 
 def export_fixtures(task: str, out_dir: Path, *, graders: Path = GRADERS) -> Path:

@@ -9,10 +9,82 @@ fails on a file (not the student's fault) is a `TaskResult` with `failure` set.
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from mmexam.checks.plan import Kind, Visibility
 from mmexam.safetext import printable
+
+Cause = Literal["wrong", "crashed", "missing", "not_loaded", "not_credited"]
+
+
+class ReproTensor(BaseModel):
+    """One tensor of a failing call, exactly: its values as Python literals."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    dtype: str = Field(description="torch dtype name, e.g. 'float32'.")
+    shape: list[int] = Field(description="The tensor's shape.")
+    values: list[str] | None = Field(
+        default=None,
+        description="Every element, flattened in C order, as the repr of its Python value "
+        "(float64 repr of a float: converting back gives the same bits; 'nan', 'inf'); "
+        "None when the tensor was too large to keep.",
+    )
+
+
+class ReproArg(BaseModel):
+    """One argument of a failing call."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(description="The parameter's name in the starter, e.g. 'x_a'.")
+    tensor: ReproTensor | None = Field(default=None, description="The argument, if a tensor.")
+    literal: str | None = Field(
+        default=None, description="The argument's repr, if a plain int, float, bool or None."
+    )
+
+
+class Repro(BaseModel):
+    """A failed value check's failing call, as data: what a student pastes to see it again.
+
+    Made for every failed value check, hidden ones included (the result is staff data);
+    who may see it is decided where it is shown (`mmexam.checks.present`)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    function: str = Field(description="The student's function that was called.")
+    case: str = Field(description="The call's label, e.g. 'B=1, dA=2, dB=3, float32'.")
+    args: list[ReproArg] | None = Field(
+        default=None,
+        description="The call's arguments, in order; None when they cannot be written as "
+        "a snippet (a module argument, or more elements than a snippet holds).",
+    )
+    expected: list[ReproTensor] = Field(
+        default_factory=list, description="The reference's output (one per returned tensor)."
+    )
+    got: list[ReproTensor] = Field(
+        default_factory=list, description="What the student's function returned."
+    )
+    names: list[str] = Field(
+        default_factory=list, description="The outputs' names, for a function returning a tuple."
+    )
+    rtol: float = Field(default=0.0, description="Relative tolerance of the comparison.")
+    atol: float = Field(default=0.0, description="Absolute tolerance of the comparison.")
+    line: int | None = Field(
+        default=None,
+        description="The line of the student's file whose `return` produced the output "
+        "(reported by the sandbox, checked to lie within the file).",
+    )
+    code: str = Field(
+        default="", description="That line's text, read from the student's file by the grader."
+    )
+
+    @field_validator("code", "case", "function")
+    @classmethod
+    def _printable(cls, text: str) -> str:
+        return printable(text)
 
 
 class CheckResult(BaseModel):
@@ -37,8 +109,26 @@ class CheckResult(BaseModel):
         default=False,
         description="Not run here (a CUDA check without a GPU); counts 0 of 0.",
     )
+    cause: Cause | None = Field(
+        default=None,
+        description="Why it failed: 'wrong' (the function ran, the result is wrong), "
+        "'crashed' (it raised, ran out of time or memory, or ended its process), "
+        "'missing' (no such function, or a signature it cannot be called with), "
+        "'not_loaded' (the file did not import), 'not_credited' (it passed, but pays only "
+        "once the function's value checks pass); None when it passed or was skipped.",
+    )
+    error: str = Field(
+        default="",
+        description="For crashed, missing and not_loaded: the error alone, without the "
+        "check's name and case, e.g. 'raised NotImplementedError (fusion.py, line 44)'.",
+    )
+    repro: Repro | None = Field(
+        default=None,
+        description="A failed value check's failing call: inputs, expected and returned "
+        "outputs, and the student's line that returned it.",
+    )
 
-    @field_validator("message", "name", "function")
+    @field_validator("message", "name", "function", "error")
     @classmethod
     def _printable(cls, text: str) -> str:
         """Messages quote the student's exceptions: no control character reaches an output."""

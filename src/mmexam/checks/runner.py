@@ -23,10 +23,11 @@ import functools
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mmexam.checks.judges import Caller
-from mmexam.checks.plan import Plan
-from mmexam.checks.planner import plans
-from mmexam.checks.results import CheckResult, TaskResult
+from mmexam.checks.judges import Caller, Close, hidden_error
+from mmexam.checks.plan import Call, Plan
+from mmexam.checks.planner import of_function, plans
+from mmexam.checks.repro import make_repro
+from mmexam.checks.results import Cause, CheckResult, TaskResult
 from mmexam.checks.tasks import FunctionInfo, accepts, defined_functions
 from mmexam.errors import GradeError
 
@@ -44,6 +45,7 @@ def run_checks(
     filename: str | None = None,
     graders: Path | None = None,
     salt: str | None = None,
+    function: str | None = None,
 ) -> TaskResult:
     """Grade one student file for `task` in the sandbox and return every check's result.
 
@@ -52,7 +54,8 @@ def run_checks(
     False). `graders`: the course's graders/ folder (default: the shipped
     sample's). Without `sandbox`, one is opened for this call and closed after.
     With `hidden` (grading) the public checks draw fresh inputs, salted with `salt`
-    (default: `grading_salt()`), that no practice bundle holds.
+    (default: `grading_salt()`), that no practice bundle holds. `function`: only the
+    checks of that function (an unknown name is a GradeError listing the functions).
     """
     from mmexam.paths import GRADERS
 
@@ -65,11 +68,14 @@ def run_checks(
         salt = ""
     elif salt is None:
         salt = grading_salt()
-    selected = [
-        p
-        for p in plans(task, fixtures=fixtures, graders=graders, salt=salt)
-        if hidden or p.visibility == "public"
-    ]
+    selected = of_function(
+        [
+            p
+            for p in plans(task, fixtures=fixtures, graders=graders, salt=salt)
+            if hidden or p.visibility == "public"
+        ],
+        function,
+    )
     filename = filename or f"{task}.py"
     own = sandbox is None
     isolation = "bwrap"
@@ -128,17 +134,56 @@ def _run_plans(
             results.append(_skipped(plan, "skipped: the sandbox has no CUDA device"))
             continue
         if load_error is not None:
-            results.append(_result(plan, f"could not load {filename}: {load_error}", hint=False))
+            message = f"could not load {filename}: {load_error}"
+            results.append(_result(plan, message, cause="not_loaded", error=message))
             continue
         if plan.function not in blocked:
             why = _missing_or_wrong(plan, module, defined, filename)
             if why:
                 blocked[plan.function] = why
         if plan.function in blocked:
-            results.append(_result(plan, blocked[plan.function], hint=False))
+            why = blocked[plan.function]
+            results.append(_result(plan, why, cause="missing", error=why))
             continue
-        results.append(_result(plan, plan.judge.judge(Caller(plan, module, on_cuda, made))))
+        caller = _Recording(plan, module, on_cuda, made)
+        results.append(_judged(plan, caller, plan.judge.judge(caller), source))
     return _withhold_unearned(selected, results)
+
+
+class _Recording(Caller):
+    """A `Caller` that remembers the last call its judge made and what came back: after a
+    failure, the failing one (judges stop at the first)."""
+
+    last: tuple[Call, Any] | None = None
+
+    def first(self, call: Call, vjp: Any = None) -> tuple[Any, str | None]:
+        outcome, failure = super().first(call, vjp)
+        self.last = (call, outcome)
+        return outcome, failure
+
+    def again(self, call: Call, args: tuple) -> tuple[Any, str | None]:
+        outcome, failure = super().again(call, args)
+        self.last = (call, outcome)
+        return outcome, failure
+
+
+def _judged(plan: Plan, caller: _Recording, failure: str | None, source: str) -> CheckResult:
+    """The result of a judged plan: a failed call that did not come back (it raised, ran
+    out of time, ended its process) is a crash, without the hint (it is about values);
+    a failed value check keeps its failing call (`Repro`)."""
+    if failure is None or caller.last is None:
+        return _result(plan, failure)
+    call, outcome = caller.last
+    if not outcome.ok:
+        error = outcome.error or "failed"
+        error = error if plan.visibility == "public" else hidden_error(error)
+        limited = call.memory_mb is not None and "memory" in error.lower()
+        if not limited:  # running out of a check's own memory limit is its verdict
+            return _result(plan, failure, cause="crashed", error=error)
+    repro = None
+    if plan.kind == "value" and isinstance(plan.judge, Close) and outcome.ok:
+        repro = make_repro(plan, call, outcome, source, plan.judge.names)
+    return _result(plan, failure).model_copy(update={"repro": repro})
 
 
 def _withhold_unearned(selected: list[Plan], results: list[CheckResult]) -> list[CheckResult]:
@@ -162,7 +207,8 @@ def _withhold_unearned(selected: list[Plan], results: list[CheckResult]) -> list
                 f"({plan.property}) earns its {plan.points:g} point"
                 f"{'s' if plan.points != 1 else ''} once the values match"
             )
-            result = result.model_copy(update={"passed": False, "score": 0.0, "message": message})
+            update = {"passed": False, "score": 0.0, "message": message, "cause": "not_credited"}
+            result = result.model_copy(update=update)
         out.append(result)
     return out
 
@@ -211,14 +257,18 @@ def _skipped(plan: Plan, message: str) -> CheckResult:
     )
 
 
-def _result(plan: Plan, failure: str | None, *, hint: bool = True) -> CheckResult:
+def _result(
+    plan: Plan, failure: str | None, *, cause: Cause | None = "wrong", error: str = ""
+) -> CheckResult:
+    """A check's result; the hint is added only where the function ran (`cause` 'wrong')."""
     passed = failure is None
     if failure is None:
         n = len(plan.calls)
         message = f"passed: {plan.property} ({n} case{'s' if n != 1 else ''})"
+        cause = None
     else:
         message = failure
-        if plan.hint and hint:
+        if plan.hint and cause == "wrong":
             message += f"\n  Hint: {plan.hint}"
     return CheckResult(
         name=plan.name,
@@ -229,4 +279,6 @@ def _result(plan: Plan, failure: str | None, *, hint: bool = True) -> CheckResul
         passed=passed,
         message=message,
         visibility=plan.visibility,
+        cause=cause,
+        error=error,
     )

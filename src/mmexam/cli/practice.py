@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.text import Text
 
 from mmexam.cli.app import CourseOption, NoSandboxOption, app
+from mmexam.cli.check import FunctionOption
 from mmexam.errors import MmexamError, PracticeError
 
 practice = typer.Typer(
@@ -457,31 +458,44 @@ def check_command(
         bool, typer.Option("--json", help="Print the result as JSON instead of a table.")
     ] = False,
     no_sandbox: NoSandboxOption = False,
+    function: FunctionOption = None,
 ) -> None:
     """Run a code task's public checks on your file, as the real grading does.
 
     The same sandbox and messages as `mmexam check`; with --bundle, the expected outputs
-    come from the bundle's fixtures. Hidden checks run only at grading time.
+    come from the bundle's fixtures. Hidden checks run only at grading time. Exit status
+    0 when every check passed, 1 when any failed, 2 for a usage error (unknown task or
+    function, unreadable file, a bundle without the task).
 
-    Example: mmexam practice check fusion fusion.py --bundle practice/
+    Example: mmexam practice check fusion fusion.py --function tensor_fusion
     """
-    from mmexam.cli.check import read_source, run_and_show
+    from mmexam.checks.planner import function_names
+    from mmexam.cli.check import check_function, read_source, run_and_show, usage_errors
     from mmexam.practice.check import bundle_modules, fixtures_for, practice_checks
 
-    if bundle is not None:
-        fixtures_for(task, bundle)  # a wrong task or bundle fails before the sandbox starts
-    else:
-        from mmexam.checks.tasks import list_tasks
+    with usage_errors():
+        fixtures = None
+        if bundle is not None:
+            # a wrong task or bundle fails before the sandbox starts
+            fixtures = fixtures_for(task, bundle)
+        else:
+            from mmexam.checks.tasks import list_tasks
 
-        if task not in list_tasks():
-            raise PracticeError(
-                f"unknown code task '{task}' — known tasks: {', '.join(list_tasks())}"
-            )
-    source = read_source(file)
+            if task not in list_tasks():
+                raise PracticeError(
+                    f"unknown code task '{task}' — known tasks: {', '.join(list_tasks())}"
+                )
+        if function is not None:
+            check_function(task, function, function_names(task, fixtures=fixtures))
+        source = read_source(file)
 
     def grade(sandbox):
-        return practice_checks(task, source, filename=file.name, bundle=bundle, sandbox=sandbox)
+        return practice_checks(
+            task, source, filename=file.name, bundle=bundle, sandbox=sandbox, function=function
+        )
 
     modules = bundle_modules(task, bundle) if bundle is not None else None
-    hide = (file.resolve().parent,)
-    run_and_show(grade, as_json=as_json, no_sandbox=no_sandbox, modules=modules, hide=hide)
+    here = file.resolve().parent
+    run_and_show(
+        grade, as_json=as_json, no_sandbox=no_sandbox, modules=modules, hide=(here,), folder=here
+    )

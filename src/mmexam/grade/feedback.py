@@ -80,6 +80,10 @@ def item_view(item: ItemResult) -> dict:
     if item.kind == "mcq" and answer_html is not None:
         # the answer and the correct answer already sit side by side
         messages = [m for m in messages if not m.startswith("Expected ")]
+    rows, code_feedback = code_view(item)
+    if any(c.cause == "not_loaded" for c in item.checks):
+        # the file's block says it once, with the points it costs
+        messages = [m for m in messages if " could not be loaded: " not in m]
     return {
         "item": item,
         "messages": messages,
@@ -87,8 +91,40 @@ def item_view(item: ItemResult) -> dict:
         "state": state,
         "expected_html": expected_html,
         "answer_html": answer_html,
-        "checks": item.checks,
+        "checks": rows,
+        "code_feedback": code_feedback,
     }
+
+
+def code_view(item: ItemResult) -> tuple[list[dict], list[str]]:
+    """A code item's checks table (one row per check, its verdict) and its feedback: one
+    block per broken function, then every other failed check with, for a failed value
+    check, its failing inputs as a snippet — hidden checks' too: this page is written
+    after grading (`mmexam.checks.present`)."""
+    from mmexam.checks.present import failure_text, group_failures
+    from mmexam.checks.results import TaskResult
+
+    if not item.checks:
+        return [], []
+    filename = item.answer or ""
+    grouped = group_failures(TaskResult(task="", filename=filename, checks=item.checks))
+    css = {"passed": "pass", "skipped": "skip"}
+    rows = []
+    for c in item.checks:
+        verdict = grouped.verdict(c)
+        rows.append(
+            {
+                "name": c.name,
+                "hidden": c.visibility == "hidden",
+                "verdict": {"passed": "pass", "FAILED": "fail"}.get(verdict, verdict),
+                "css": css.get(verdict, "fail"),
+                "score": c.score,
+                "max_score": c.max_score,
+            }
+        )
+    texts = [block.text() for block in grouped.broken]
+    texts += [f"{c.name}:\n{failure_text(c, filename, reveal_hidden=True)}" for c in grouped.failed]
+    return rows, texts
 
 
 def render_feedback(info: RunInfo, result: StudentResult) -> str:

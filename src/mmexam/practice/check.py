@@ -35,11 +35,27 @@ def bundle_modules(task: str, bundle: Path) -> tuple[Path, ...]:
     return (trusted,) if trusted.is_file() else ()
 
 
-def practice_checks(task: str, source: str, *, filename: str, bundle: Path | None, sandbox):
-    """Run the public checks of `task` on `source`: a `TaskResult`, exactly as `mmexam check`."""
+def practice_checks(
+    task: str,
+    source: str,
+    *,
+    filename: str,
+    bundle: Path | None,
+    sandbox,
+    function: str | None = None,
+):
+    """Run the public checks of `task` on `source`: a `TaskResult`, exactly as `mmexam check`.
+
+    `function`: only that function's checks."""
     from mmexam.checks import run_checks
 
     fixtures = fixtures_for(task, bundle) if bundle is not None else None
     return run_checks(
-        task, source, hidden=False, sandbox=sandbox, fixtures=fixtures, filename=filename
+        task,
+        source,
+        hidden=False,
+        sandbox=sandbox,
+        fixtures=fixtures,
+        filename=filename,
+        function=function,
     )
