@@ -281,13 +281,13 @@ def _off_roster(entry: Entry, known: Known) -> Entry:
 
 
 def submitted_as(entry: Entry) -> str:
-    """Where a submission came from, for the TA: 'folder subs/s999', 'zip subs/s999.zip',
-    or 'visitor_555_answers.yaml in submissions.zip' for an LMS's download."""
-    if entry.kind == "folder":
-        return f"folder {entry.path}"
-    if entry.kind == "zip":
-        return f"zip {entry.path}"
-    return f"{entry.where} in {entry.path}"
+    """Where a submission came from, for the TA: 'folder submissions/s999', 'zip
+    submissions/s999.zip', or 'visitor_555_answers.yaml in submissions.zip' for an LMS's
+    download. Named from the submissions folder, as the run's notes name things, so that the
+    note (and the result it is part of) does not change when the whole folder moves."""
+    if entry.kind in ("folder", "zip"):
+        return f"{entry.kind} {entry.path.parent.name}/{entry.path.name}"
+    return f"{entry.where} in {entry.path.name}"
 
 
 def _did_you_mean(entry: Entry, known: Known) -> str | None:
