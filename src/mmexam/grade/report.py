@@ -370,7 +370,7 @@ def plot_histogram(totals: list[float], total_points: float, pending: int = 0) -
     if totals:
         mean = statistics.fmean(totals)
         ax.axvline(mean, color="#b42318", linestyle="--", linewidth=1.5, label=f"mean {mean:.1f}")
-        ax.legend(frameon=False, loc="upper left")
+        ax.legend(frameon=False)
     if pending:
         ax.text(
             0.99,
@@ -429,7 +429,8 @@ def plot_parts(info: RunInfo, results: list[StudentResult]) -> str:
             text = f"pending: {_students(waiting)}, nothing final yet"
             ax.text(50, y, text, ha="center", va="center", fontsize=8, color="#5b6673")
     ax.set_yticks(range(len(rows)), [label for label, _, _ in rows], fontsize=8)
-    ax.set_ylim(len(rows) - 0.5, -0.5)
+    if rows:
+        ax.set_ylim(len(rows) - 0.5, -0.5)
     ax.set_xlim(-2, 102)
     ax.set_xlabel("points earned (% of the part's points; parts with a pending answer left out)")
     ax.spines[["top", "right"]].set_visible(False)
