@@ -87,7 +87,7 @@ def test_the_cli_prints_what_mmexam_check_prints(shipped_bundle):
         app,
         ["practice", "check", "fusion", str(path), "--json", "--bundle", str(shipped_bundle[0])],
     )
-    assert real.exit_code == 0 and practice.exit_code == 0, practice.output
+    assert real.exit_code == 1 and practice.exit_code == 1, practice.output  # checks fail
     assert practice.stdout == real.stdout
     checks = {c["name"]: c for c in json.loads(practice.stdout)["checks"]}
     assert not checks["gated_fusion.values"]["passed"]
@@ -121,6 +121,36 @@ def test_bad_input_is_one_line(args, message, tmp_path):
     result = CliRunner().invoke(
         app, ["practice", "check", *[a.format(bundle=bundle) for a in args]]
     )
-    assert result.exit_code == 1
+    assert result.exit_code == 2, result.output  # a usage error
     assert result.output.startswith(message.format(bundle=bundle))
     assert result.output.count("\n") == 1, result.output
+
+
+def test_the_starter_is_one_block_per_function_and_exits_one(shipped_bundle, tmp_path):
+    from mmexam.checks.tasks import starter_source, task_functions
+
+    path = tmp_path / "fusion.py"
+    path.write_text(starter_source("fusion"))
+    result = CliRunner().invoke(
+        app, ["practice", "check", "fusion", str(path), "--bundle", str(shipped_bundle[0])]
+    )
+    assert result.exit_code == 1, result.output
+    assert result.stdout.count("raised NotImplementedError") == len(task_functions("fusion"))
+    assert "Hint:" not in result.stdout and "costs " in result.stdout
+
+
+def test_function_filters_and_an_unknown_one_is_a_usage_error(shipped_bundle):
+    runner = CliRunner()
+    bundle = ["--bundle", str(shipped_bundle[0])]
+    reference = str(GRADERS / "fusion" / "reference.py")
+    only = runner.invoke(
+        app, ["practice", "check", "fusion", reference, "--function", "gated_fusion", "--json"]
+    )
+    assert only.exit_code == 0, only.output
+    assert {c["function"] for c in json.loads(only.stdout)["checks"]} == {"gated_fusion"}
+    wrong = runner.invoke(
+        app, ["practice", "check", "fusion", reference, "--function", "nope", *bundle]
+    )
+    assert wrong.exit_code == 2, wrong.output
+    assert wrong.output.startswith("error: unknown function 'nope' for fusion — its functions: ")
+    assert wrong.output.count("\n") == 1

@@ -130,7 +130,7 @@ def _distinct_errors(checks: list[CheckResult]) -> list[str]:
     hidden = [c.error for c in checks if c.visibility == "hidden"]
     kinds = {hidden_error(e) for e in public}
     out = list(dict.fromkeys(public))
-    out += [e for e in dict.fromkeys(hidden) if e not in kinds]
+    out += [e for e in dict.fromkeys(hidden) if e not in kinds and e not in out]
     return out or ["failed"]
 
 

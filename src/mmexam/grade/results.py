@@ -26,7 +26,7 @@ from mmexam.exam import Kind
 from mmexam.files import atomic_write
 from mmexam.roster import Roster
 
-RESULT_FORMAT = 2
+RESULT_FORMAT = 3
 """Bump when `StudentResult` changes shape: cached results of another format are regraded."""
 
 SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@+-]{0,127}$")
