@@ -33,7 +33,7 @@ def test_check_runs_a_task_only_the_course_has(course, tmp_path):
     result = json.loads(done.output[done.output.index("{") :])
     assert result["task"] == "fusion2" and result["score"] == result["max_score"] > 0
     without = runner.invoke(app, ["check", "fusion2", str(student)])
-    assert without.exit_code == 1 and "unknown code task 'fusion2'" in without.output
+    assert without.exit_code == 2 and "unknown code task 'fusion2'" in without.output
 
 
 def test_results_are_redone_when_the_course_checks_change(course):
