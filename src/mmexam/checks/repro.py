@@ -167,7 +167,7 @@ def snippet(repro: Repro, filename: str, *, inputs_file: str | None = None) -> s
         name = arg.name if arg.name.isidentifier() and arg.name != "inputs" else f"{arg.name}_"
         names.append(name)
         if arg.tensor is None:
-            lines.append(f"{name} = {arg.literal}")
+            lines.append(f"{name} = {_python(str(arg.literal))}")
         elif from_file:
             lines.append(f"{name} = inputs[{arg.name!r}]")
         else:
