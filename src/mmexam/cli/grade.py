@@ -259,9 +259,13 @@ def show_summary(console: Console, summary, shard: tuple[int, int] | None) -> No
 
 
 def _points_table(summary) -> Table:
-    """Mean, median, min and max per part and in total, with answers pending review."""
-    results = summary.results
+    """Mean, median, min and max per part and in total over the class (off-roster
+    submissions left out), each from the students with nothing pending there: a
+    pending answer is counted in the "pending" column, never as 0."""
+    from mmexam.grade.results import split_off_roster
+
     info = summary.info
+    results, _ = split_off_roster(info, summary.results)
     table = Table(title=f"{info.course} — {info.title}: {len(results)} submissions")
     columns: tuple[tuple[str, Literal["left", "right"]], ...] = (
         ("part", "left"),
@@ -292,17 +296,21 @@ def _points_table(summary) -> Table:
             table.add_row(label, f"{possible:g}", "—", "—", "—", "—", waiting)
 
     for k, part in enumerate(info.parts, start=1):
-        values = [r.part_points(part.id) for r in graded]
-        waiting = sum(1 for r in graded for i in r.items if i.part == part.id and i.pending)
-        row(f"{k}. {part.title}" + (" (bonus)" if part.bonus else ""), values, part.points, waiting)
+        waiting = {r.id for r in graded for i in r.items if i.part == part.id and i.pending}
+        values = [r.part_points(part.id) for r in graded if r.id not in waiting]
+        title = f"{k}. {part.title}" + (" (bonus)" if part.bonus else "")
+        row(title, values, part.points, len(waiting))
     table.add_section()
-    row("total", [r.total for r in graded], info.total_points, sum(r.pending for r in graded))
+    final = [r.total for r in graded if not r.provisional]
+    row("total", final, info.total_points, sum(1 for r in graded if r.provisional))
     return table
 
 
 def _show_counts_and_notes(console: Console, summary, shard: tuple[int, int] | None) -> None:
-    results = summary.results
+    from mmexam.grade.results import split_off_roster
+
     info = summary.info
+    results, _ = split_off_roster(info, summary.results)
     pending = sum(r.pending for r in results)
     problems = sum(1 for r in results if r.problems)
     console.print(
@@ -315,12 +323,6 @@ def _show_counts_and_notes(console: Console, summary, shard: tuple[int, int] | N
         console.print(f"intake: {len(intake)} decision(s) on how submissions were read:")
         for line in intake:
             console.print(f"  {line}", highlight=False, markup=False)
-    if info.off_roster:
-        console.print(
-            f"[yellow]off the roster:[/] {', '.join(info.off_roster)} (not in grades.csv; "
-            "see off-roster.csv)",
-            highlight=False,
-        )
     if info.absent:
         console.print(f"no submission: {', '.join(info.absent)}", highlight=False)
     for note in summary.notes:

@@ -137,35 +137,33 @@ def grade_submissions(opts: GradeOptions, progress: ProgressFn | None = None) ->
     graders = opts.graders
     hide = secret_folders(opts)
     device = opts.device
-    unrun: list[str] = []
     graded = grade_code(works, workers, opts.limits, opts.require_sandbox, graders, hide, device)
     with closing(graded):  # on Ctrl-C, the workers stop before the exception leaves
         for work, code in graded:
-            unrun += without_device_checks(code, device)
+            without_device_checks(code, device)
             score(run, work, code)
-    if unrun:
+    # From every result, graded now or reused, so that a rerun writes the same run.json.
+    if device == "cpu" and any(
+        item.kind == "code" for result in run.results.values() for item in result.items
+    ):
         run.notes.append(
-            f"graded on {device}: {len(set(unrun))} check(s) that need CUDA did not run and "
-            f"are left out of the feedback ({', '.join(sorted(set(unrun)))}) — grade with "
-            "--device cuda on a machine with a GPU to run them"
+            "graded on cpu: the checks that need CUDA (`*.cuda`) did not run and are left "
+            "out of the feedback — grade with --device cuda on a machine with a GPU to run them"
         )
     return write_outputs(run, graded=len(works), isolation=isolation)
 
 
-def without_device_checks(code: dict[str, TaskResult], device: str) -> list[str]:
+def without_device_checks(code: dict[str, TaskResult], device: str) -> None:
     """Leave out the checks that need CUDA from a run on cpu, rather than show students a
-    "skipped, 0 of 0 points" line for each (they are worth nothing on cpu); the names of
-    those left out, for the run's one note."""
+    "skipped, 0 of 0 points" line for each (they are worth nothing on cpu; the run says
+    so once, in a note)."""
     if device != "cpu":
-        return []
-    left_out = []
+        return
     for task, result in code.items():
         unrun = [c.name for c in result.checks if c.skipped and c.kind == "device"]
         if unrun:
             kept = [c for c in result.checks if c.name not in unrun]
             code[task] = result.model_copy(update={"checks": kept})
-            left_out += unrun
-    return left_out
 
 
 def open_run(opts: GradeOptions, tell: ProgressFn) -> Run:

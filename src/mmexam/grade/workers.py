@@ -32,28 +32,6 @@ class StudentCode(BaseModel):
     tasks: dict[str, TaskResult] = Field(description="The result of each submitted task file.")
 
 
-class GradeCodeJob:
-    """`grade_code_job`, as the workers are given it: once it reaches a worker process,
-    that process ignores Ctrl-C (SIGINT), which the terminal sends to every process of
-    the run. The parent alone reports the interruption (one line) and stops the
-    workers, each closing its sandbox; a worker that took KeyboardInterrupt itself
-    would print its own traceback."""
-
-    def __call__(self, sandbox: Any, job: dict) -> dict:
-        return grade_code_job(sandbox, job)
-
-    def __reduce__(self) -> tuple[Any, tuple[()]]:
-        return _in_worker, ()
-
-
-def _in_worker() -> GradeCodeJob:
-    """Unpickled in a worker as it starts (before its sandbox): SIGINT is ignored there."""
-    import signal
-
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    return GradeCodeJob()
-
-
 def grade_code_job(sandbox: Any, job: dict) -> dict:
     """Worker side: run every submitted task file of one student through the checks."""
     from mmexam.checks import run_checks
@@ -140,7 +118,7 @@ def _run_jobs(
         warnings.simplefilter("ignore", SandboxWarning)
         # closed with this generator (Ctrl-C included): its workers stop then
         done_jobs = map_in_workers(
-            GradeCodeJob(),
+            grade_code_job,
             jobs,
             workers,
             limits,

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import signal
 import time
 import traceback
 import warnings
@@ -52,6 +53,9 @@ def _worker_main(
     modules: tuple[str, ...],
     hide: tuple[str, ...] = (),
 ) -> None:
+    # Ctrl-C reaches every process of the terminal's group: the caller alone reports
+    # it and stops the workers, each closing its sandbox (no traceback per worker).
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", SandboxWarning)
         sandbox = Sandbox(
