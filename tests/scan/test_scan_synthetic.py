@@ -138,11 +138,12 @@ def test_answers_yaml_as_grade_reads_it(class_scan):
         if scan.folder not in result.written:
             continue
         answers = yaml.safe_load((folder / "answers.yaml").read_text())
-        choices = {k: v for k, v in answers.items() if not str(v).startswith("(written")}
+        choices = {k: v for k, v in answers.items() if not isinstance(v, dict)}
         assert choices == expected_answers(scan, truths), scan.folder
-        for item in scan.items:  # every written answer is a crop, keyed by printed number
-            if item.kind in ("short_answer", "open", "numeric") and item.number in answers:
-                assert (folder / scan.crops[item.number][0]).is_file()
+        for item in scan.items:  # every written answer is its crops, keyed by printed number
+            if item.kind in ("short_answer", "open", "numeric", "code"):
+                assert answers[item.number] == {"on_paper": scan.crops[item.number]}
+                assert all((folder / crop).is_file() for crop in scan.crops[item.number])
 
 
 def test_a_missing_page_holds_back_that_paper(class_scan):

@@ -14,7 +14,9 @@ Answers that a spreadsheet would run as a formula (starting with =, +, -,
 Points typed on one row also apply to the rows of its group whose answer is
 identical once case, spacing and punctuation are ignored, so a repeated
 answer is graded once. Near-identical answers share the group to be read
-together but are graded row by row.
+together but are graded row by row. An answer written on paper (its `answer`
+cell says which scanned crops to look at) is never identical to another: it
+is a group of its own, graded on its row.
 
 A re-run rewrites each sheet (new students appear, groups are refreshed) and
 keeps every filled `points` and `comment`, also for students no longer
@@ -73,6 +75,13 @@ class Sheet:
 def normalise_answer(text: str) -> str:
     """Lower case, punctuation dropped, spacing collapsed: what 'identical' means here."""
     return " ".join(re.sub(r"[^\w\s]", " ", text.lower()).split())
+
+
+def sheet_answer(item: ItemResult) -> str:
+    """The `answer` cell: the student's text, or the crops of an answer written on paper."""
+    if item.scanned:
+        return "(on paper: " + ", ".join(item.crops) + ")"
+    return item.answer or ""
 
 
 def sheet_path(manual: Path, key: str) -> Path:
@@ -219,9 +228,9 @@ def apply_reviews(
         if sheet is None:
             continue
         answers = {r.id: item.answer or "" for r, item in pairs}
-        by_norm: dict[str, list[str]] = defaultdict(list)
-        for student, text in answers.items():
-            by_norm[normalise_answer(text)].append(student)
+        by_norm: dict[str | tuple[str], list[str]] = defaultdict(list)
+        for r, item in pairs:  # an answer on paper is identical to no other
+            by_norm[(r.id,) if item.scanned else normalise_answer(answers[r.id])].append(r.id)
         for norm, students in by_norm.items():
             filled = {
                 s: sheet.rows[s]
@@ -251,6 +260,7 @@ def apply_reviews(
                 if (
                     own is not None
                     and own.points is not None
+                    and isinstance(norm, str)
                     and own.answer.strip()
                     and normalise_answer(own.answer) != norm
                 ):
@@ -279,10 +289,12 @@ def render_sheet(
     key: str, pairs: list[tuple[StudentResult, ItemResult]], previous: Sheet | None
 ) -> str:
     """The CSV text of one sheet, grouped, keeping what the TA already filled."""
-    answers = {r.id: item.answer or "" for r, item in pairs}
+    answers = {r.id: sheet_answer(item) for r, item in pairs}
     items = {r.id: item for r, item in pairs}
+    texts = {sid: text for sid, text in answers.items() if not items[sid].scanned}
+    on_paper = [[sid] for sid in sorted(answers) if items[sid].scanned]
     rows: list[list[Cell]] = [list(COLUMNS)]
-    for group, students in enumerate(group_answers(answers), start=1):
+    for group, students in enumerate(group_answers(texts) + on_paper, start=1):
         for student in students:
             item = items[student]
             old = previous.rows.get(student) if previous else None

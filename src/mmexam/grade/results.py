@@ -103,6 +103,11 @@ class ItemResult(_Model):
     answer: str | None = Field(
         default=None, description="The student's answer as they wrote it; null if unanswered."
     )
+    crops: list[str] = Field(
+        default_factory=list,
+        description="Pictures of an answer written on paper (scanned crops, in page order), "
+        "relative to the student's submission folder; a TA grades it from them.",
+    )
     answer_shown: str | None = Field(
         default=None, description="The answer as it reads on the paper, e.g. '(b) Late fusion'."
     )
@@ -138,6 +143,11 @@ class ItemResult(_Model):
     def pending(self) -> bool:
         return self.points is None
 
+    @property
+    def scanned(self) -> bool:
+        """Whether the answer is a picture of the paper (its crops), not text."""
+        return bool(self.crops) and self.answer is None
+
 
 class Fingerprint(_Model):
     """What a cached result was computed from; a change in any part regrades the student."""
@@ -160,6 +170,11 @@ class StudentResult(_Model):
     name: str | None = Field(default=None, description="Name from the manifest.")
     variant: str | None = Field(default=None, description="Variant code from the manifest.")
     source: str = Field(description="What was read: 'folder', 'zip' or 'none'.")
+    folder: str | None = Field(
+        default=None,
+        description="The submission's folder as graded (absolute), where the crops of its "
+        "answers on paper are; null when it has none, or is a zip or an LMS download.",
+    )
     items: list[ItemResult] = Field(default_factory=list, description="Every item, printed order.")
     problems: list[SubmissionProblem] = Field(
         default_factory=list, description="Problems with the submission."

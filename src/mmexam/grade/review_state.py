@@ -5,7 +5,8 @@ by default). The tables are declared here, in the grading layer, because
 grading is their reader: a re-run of `mmexam grade` (and the review app's own
 totals) lays the saved review over the automatic results with `overlay`:
 
-- a written answer a TA graded gets points = the sum of the rubric items
+- a written answer a TA graded (typed, or written on paper and seen as its
+  crops: code on paper included) gets points = the sum of the rubric items
   applied + the free adjustment, clamped to [0, max]; its comment lists the
   rubric items and the TA's comment. An answer the TA has not graded stays
   pending (points null), never zero;
@@ -48,6 +49,7 @@ answers = sa.Table(
     sa.Column("kind", sa.String(32), nullable=False),
     sa.Column("max_points", sa.Float, nullable=False),
     sa.Column("answer", sa.Text),
+    sa.Column("crops", sa.Text),  # JSON list: the pictures of an answer on paper (schema 2)
     sa.Column("group_id", sa.String(200)),
     sa.Column("graded", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Column("adjust", sa.Float, nullable=False, server_default="0"),
@@ -162,7 +164,8 @@ def read_saved(conn: Connection) -> SavedReview:
     for aid, points, description in conn.execute(query.order_by(rubric.c.position)):
         items.setdefault(aid, []).append((points, description))
     decisions: dict[str, Decision] = {}
-    for row in conn.execute(sa.select(answers)).mappings():
+    columns = [c for c in answers.c if c.name != "crops"]  # a review of schema 1 lacks it
+    for row in conn.execute(sa.select(*columns)).mappings():
         if row["override_points"] is not None:
             reason = row["override_reason"] or ""
             decisions[row["id"]] = Decision(

@@ -8,7 +8,9 @@ with the value computed from the student's own parameters (the caller passes
 the question already instantiated with them). Short answers get a *suggested*
 score from the rubric's keywords and regexes and wait for a TA; open answers
 wait for a TA with no suggestion. Code items take the share of the check
-points earned on the item's functions.
+points earned on the item's functions. An answer written on paper (its scanned
+crops, `Answer.on_paper`) waits for a TA with its pictures, code included when
+no file was submitted; a number on paper scores nothing until a person types it.
 
 A wrong answer is data (points and a message); an answer of the wrong type
 (a word where a letter belongs, a letter that is not on the paper) is also
@@ -83,6 +85,16 @@ def _problem(where: str, item: Item, message: str) -> SubmissionProblem:
 
 def _unanswered(base: ItemResult) -> Scored:
     base.messages.append("No answer given.")
+    return Scored(base)
+
+
+def _to_review_on_paper(base: ItemResult, answer: Answer) -> Scored:
+    """An answer written on paper: its pictures go to a TA, pending until graded."""
+    base.crops = list(answer.crops)
+    base.answer_shown = "Written on paper (scanned: " + ", ".join(answer.crops) + ")"
+    base.messages.append("Written on paper: a TA grades it from the scanned page.")
+    base.points = None
+    base.status = "review"
     return Scored(base)
 
 
@@ -273,6 +285,11 @@ def _score_numeric(item, body, answer, base, where, code) -> Scored:
     expected = float(body.answer)
     unit = f" {body.unit}" if body.unit else ""
     base.expected = f"{fmt_number(expected)}{unit} ({_tolerance_text(body)})"
+    if answer is not None and answer.on_paper:  # numbers are typed by a person, never read
+        base.crops = list(answer.crops)
+        base.messages.append("Written on paper and not typed in yet: no points until it is.")
+        message = "written on paper and not typed in yet — type it in scans/resolve.csv"
+        return Scored(base, [_problem(where, item, message)])
     if answer is None or answer.value is None or answer.value == []:
         return _unanswered(base)
     raw = answer.value
@@ -339,6 +356,8 @@ def rubric_matches(rubric, text: str) -> list[int]:
 
 def _score_short(item, body, answer, base, where, code) -> Scored:
     base.expected = body.reference
+    if answer is not None and answer.on_paper:
+        return _to_review_on_paper(base, answer)
     text = _as_text(answer)
     if text is None:
         return _unanswered(base)
@@ -355,6 +374,8 @@ def _score_short(item, body, answer, base, where, code) -> Scored:
 
 def _score_open(item, body, answer, base, where, code) -> Scored:
     base.expected = "; ".join(f"{r.description} ({fmt_points(r.points)})" for r in body.rubric)
+    if answer is not None and answer.on_paper:
+        return _to_review_on_paper(base, answer)
     text = _as_text(answer)
     if text is None:
         return _unanswered(base)
@@ -372,6 +393,8 @@ def _score_code(item, body, answer, base, where, code: TaskResult | None) -> Sco
     base.code_task = body.task
     base.expected = "every check passes for " + ", ".join(f"{f}()" for f in functions)
     problems: list[SubmissionProblem] = []
+    if code is None and answer is not None and answer.on_paper:
+        return _to_review_on_paper(base, answer)  # no file: the code written on paper
     if answer is not None and answer.value is not None:
         problems.append(
             _problem(

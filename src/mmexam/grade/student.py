@@ -149,12 +149,22 @@ def assemble(
         name=work.name or student.name,
         variant=student.variant,
         source=sub.kind,
+        folder=_crops_folder(work, items),
         items=items,
         problems=_dedupe(extra + problems),
         intake=list(sub.intake),
         fingerprint=_fingerprint(exam, work, student),
         retry=retry,
     )
+
+
+def _crops_folder(work: Work, items: list[ItemResult]) -> str | None:
+    """Where the pictures of the answers written on paper are: the submission's folder (not
+    recorded for a submission without such answers, so results do not depend on where a
+    class is graded)."""
+    if work.entry.kind != "folder" or not any(i.crops for i in items):
+        return None
+    return str(work.entry.path.resolve())
 
 
 def _unknown_student(exam: ExamInputs, work: Work) -> StudentResult:

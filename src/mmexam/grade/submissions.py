@@ -100,10 +100,17 @@ class Submission:
 
 @dataclass
 class Answer:
-    """One answer from answers.yaml."""
+    """One answer from answers.yaml: typed (`value`), or written on paper (`crops`: pictures
+    of it, relative to the submission folder, as `mmexam scan` writes `{on_paper: [...]}`)."""
 
     value: AnswerValue
     line: int
+    crops: tuple[str, ...] = ()
+
+    @property
+    def on_paper(self) -> bool:
+        """Whether the answer is a picture of the paper, not text."""
+        return bool(self.crops) and self.value is None
 
 
 @dataclass
@@ -425,6 +432,8 @@ def normalise_number(raw: str) -> str:
 
 
 _NULLS = {"", "~", "null", "Null", "NULL"}
+ON_PAPER = "on_paper"
+"""The key of an answer written on paper: `2.1: {on_paper: [crops/2.1.png]}`."""
 VERSION_KEYS = ("variant", "version")
 """The keys that name the anonymous version a student wrote (`variant: B`)."""
 
@@ -477,7 +486,12 @@ def parse_answers(text: str, filename: str = ANSWERS) -> Answers:
             problem(line, "a question number must be plain text like 1.3")
             continue
         number = normalise_number(key_node.value)
-        value, message = _scalar_or_list(value_node)
+        crops: tuple[str, ...] = ()
+        value: AnswerValue = None
+        if _is_on_paper(value_node):
+            crops, message = _crops(value_node)
+        else:
+            value, message = _scalar_or_list(value_node)
         if number in VERSION_KEYS:
             if not isinstance(value, str) or not value.strip():
                 problem(line, f"{key_node.value}: write the version printed on your paper, "
@@ -500,8 +514,29 @@ def parse_answers(text: str, filename: str = ANSWERS) -> Answers:
                 f"{number} is answered twice (lines {first} and {line}); the last one counts",
                 number,
             )
-        result.by_number[number] = Answer(value, line)
+        result.by_number[number] = Answer(value, line, crops)
     return result
+
+
+def _is_on_paper(node: yaml.Node) -> bool:
+    return (
+        isinstance(node, yaml.MappingNode)
+        and len(node.value) == 1
+        and isinstance(node.value[0][0], yaml.ScalarNode)
+        and node.value[0][0].value == ON_PAPER
+    )
+
+
+def _crops(node: yaml.Node) -> tuple[tuple[str, ...], str | None]:
+    """The pictures of `{on_paper: [...]}`: relative paths inside the submission folder."""
+    value, message = _scalar_or_list(node.value[0][1])
+    paths = [value] if isinstance(value, str) else (value or [])
+    if message or not paths:
+        return (), f"{ON_PAPER} needs the pictures of the answer, e.g. [crops/2.1.png]"
+    for path in paths:
+        if _safe_member_name(path) != path:
+            return (), f"{ON_PAPER}: {path!r} is not a path inside the submission folder"
+    return tuple(paths), None
 
 
 def _scalar_or_list(node: yaml.Node) -> tuple[AnswerValue, str | None]:

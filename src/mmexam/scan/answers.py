@@ -4,9 +4,11 @@ Pure: a `PaperScan` in, answers and doubts out. A ticked box that was then
 filled in (cancelled) does not count; one ambiguous box, an unreadable id
 digit, a page read on a doubtful fit or a missing page makes its question a
 doubt. A paper with a doubt gets no answers.yaml until a person settles it
-(`mmexam scan resolve`), so grading never scores a guess. Numbers written on
-paper are never read by the machine: until a person types them, answers.yaml
-says where to look, and grading shows that as "not a number".
+(`mmexam scan resolve`), so grading never scores a guess. Handwriting is never
+read by the machine: a written answer (short answer, open question, problem
+part, code) is in answers.yaml as the pictures of it, `2.1: {on_paper:
+[crops/2.1.png]}`, which grading sends to a TA; a number stays such a picture
+until a person types it (grading shows it as not typed in yet, with no points).
 """
 
 from __future__ import annotations
@@ -16,9 +18,10 @@ from dataclasses import dataclass
 import yaml
 
 from mmexam.fmt import LETTERS
+from mmexam.grade.submissions import ON_PAPER
 from mmexam.scan.model import PaperScan
 
-WRITTEN = ("short_answer", "open", "numeric")
+WRITTEN = ("short_answer", "open", "numeric", "code")
 
 
 @dataclass(frozen=True)
@@ -47,9 +50,9 @@ class Doubt:
         return self.number
 
 
-def _on_paper(scan: PaperScan, number: str) -> str:
-    crops = scan.crops.get(number)
-    return f"(written on paper: see {crops[0]})" if crops else "(written on paper)"
+def _on_paper(scan: PaperScan, number: str) -> dict[str, list[str]]:
+    """An answer written on paper, as grading reads it: its crops, in page order."""
+    return {ON_PAPER: list(scan.crops[number])}
 
 
 def student_id(scan: PaperScan) -> tuple[str | None, list[Doubt]]:

@@ -5,7 +5,9 @@ keyboard): `/` lists the slots and every student's total; `/slot/{number}`
 shows one slot's answers by bank item and by group, with the question, the
 reference answer and the rubric; `/student/{id}` lists a student's items, with
 overrides and regrade requests; `/question/{id}` accepts a second MCQ key;
-`/regrades`, `/audit` and `/grades.csv` (exactly what `mmexam grade` will write).
+`/regrades`, `/audit` and `/grades.csv` (exactly what `mmexam grade` will write);
+`/crops/{id}/{path}` the pictures of an answer written on paper (only the crops a
+graded answer lists, from inside that student's submission folder).
 
 Writes are JSON (`/api/...`, CSRF token in `X-CSRF-Token`) or forms (a `csrf`
 field); a stale version is answered 409 with the current row (see
@@ -24,7 +26,13 @@ from markupsafe import Markup, escape
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
+from starlette.responses import (
+    FileResponse,
+    JSONResponse,
+    PlainTextResponse,
+    RedirectResponse,
+    Response,
+)
 from starlette.routing import BaseRoute, Mount, Route
 
 from mmexam.markup import MarkupError, to_html
@@ -32,7 +40,9 @@ from mmexam.serve.db import Database
 from mmexam.serve.review.actions import API, FORMS
 from mmexam.serve.review.store import ReviewStore
 from mmexam.serve.review.views import (
+    PICTURES,
     Context,
+    crop_file,
     index_view,
     question_view,
     slot_view,
@@ -104,6 +114,7 @@ class ReviewSite:
             Route("/question/{qid}", guarded(self.question)),
             Route("/audit", guarded(self.audit_page)),
             Route("/grades.csv", guarded(self.grades)),
+            Route("/crops/{sid}/{crop:path}", guarded(self.crop)),
             Route("/api/{action}", guarded(self.api), methods=["POST"]),
             Route("/do/{action}", guarded(self.form_post), methods=["POST"]),
             Mount("/static", static_files(), name="static"),
@@ -197,6 +208,17 @@ class ReviewSite:
     async def grades(self, request: Request, session: Session) -> Response:
         text = await run_in_threadpool(lambda: self.config.space.grades_csv(self.store.saved()))
         return PlainTextResponse(text, media_type="text/csv; charset=utf-8")
+
+    async def crop(self, request: Request, session: Session) -> Response:
+        """A picture of an answer written on paper: only a crop a graded answer lists, from
+        inside its submission folder."""
+        sid, crop = request.path_params["sid"], request.path_params["crop"]
+        path = crop_file(self.config.space.results, sid, crop)
+        if path is None:
+            return PlainTextResponse("no such picture", status_code=404)
+        return FileResponse(
+            path, media_type=PICTURES[path.suffix.lower()], headers={"Cache-Control": "private"}
+        )
 
     # ------------------------------------------------------------ writes
 

@@ -43,7 +43,8 @@ from mmexam.grade.review_state import (
 from mmexam.serve.db import Database
 from mmexam.serve.review.groups import Group
 
-SCHEMA = 1
+SCHEMA = 2
+"""2: answers carry the crops of an answer written on paper (a column added to schema 1)."""
 WRITTEN = ("short_answer", "open")
 
 
@@ -70,7 +71,10 @@ class ReviewStore:
         self.db = db
         with db.write() as conn:
             review_metadata.create_all(conn, checkfirst=True)
-        db.set_meta("review_schema", str(SCHEMA), only_if_missing=True)
+            have = {c["name"] for c in sa.inspect(conn).get_columns(answers.name)}
+            if "crops" not in have:  # a review of schema 1
+                conn.execute(sa.text(f"ALTER TABLE {answers.name} ADD COLUMN crops TEXT"))
+        db.set_meta("review_schema", str(SCHEMA))
 
     # ------------------------------------------------------------ loading
 
@@ -81,36 +85,49 @@ class ReviewStore:
         propose: Any,
     ) -> int:
         """Add answers not seen yet (and the bank's rubric of new keys); group new written
-        answers with `propose(answers: dict[id, text]) -> list[Group]`. How many were added."""
+        answers with `propose(answers: dict[id, text]) -> list[Group]`. An answer written on
+        paper (its crops; code on paper too) is a group of its own: pictures are never
+        grouped as identical text. How many were added."""
         now = time.time()
         with self.db.write() as conn:
-            known = {r[0]: r[1] for r in conn.execute(sa.select(answers.c.id, answers.c.answer))}
+            query = sa.select(answers.c.id, answers.c.answer, answers.c.crops, answers.c.group_id)
+            known = {r[0]: (r[1], r[2]) for r in conn.execute(query)}
+            grouped = {r[0] for r in conn.execute(query) if r[3] is not None}
             new: dict[str, dict[str, str]] = {}
+            pictures: dict[str, list[str]] = {}
             for result in results:
                 for item in result.items:
                     aid = answer_id(result.id, item.number)
+                    crops = _j(item.crops) if item.crops else None
                     if aid in known:
-                        if item.answer != known[aid]:
+                        if (item.answer, crops) != known[aid]:
                             conn.execute(
                                 answers.update()
                                 .where(answers.c.id == aid)
-                                .values(answer=item.answer, version=answers.c.version + 1)
+                                .values(
+                                    answer=item.answer, crops=crops, version=answers.c.version + 1
+                                )
                             )
-                        continue
-                    conn.execute(
-                        answers.insert().values(
-                            id=aid,
-                            student=result.id,
-                            number=item.number,
-                            key=item.review_key,
-                            question=item.question,
-                            kind=item.kind,
-                            max_points=item.max_points,
-                            answer=item.answer,
-                            updated_at=now,
+                    else:
+                        conn.execute(
+                            answers.insert().values(
+                                id=aid,
+                                student=result.id,
+                                number=item.number,
+                                key=item.review_key,
+                                question=item.question,
+                                kind=item.kind,
+                                max_points=item.max_points,
+                                answer=item.answer,
+                                crops=crops,
+                                updated_at=now,
+                            )
                         )
-                    )
-                    if item.kind in WRITTEN and item.answer is not None:
+                    if aid in grouped:
+                        continue
+                    if item.scanned and item.status == "review":
+                        pictures.setdefault(item.review_key, []).append(aid)
+                    elif item.kind in WRITTEN and item.answer is not None:
                         new.setdefault(item.review_key, {})[aid] = item.answer
             have = {r[0] for r in conn.execute(sa.select(rubric.c.key).distinct())}
             for key, items in bank_rubric.items():
@@ -123,7 +140,9 @@ class ReviewStore:
                         )
             for key, texts in new.items():
                 self._group(conn, key, propose(texts))
-            return sum(len(t) for t in new.values())
+            for key, ids in pictures.items():
+                self._group(conn, key, [Group((aid,), "single") for aid in ids])
+            return sum(len(t) for t in new.values()) + sum(len(i) for i in pictures.values())
 
     def _group(self, conn: Connection, key: str, proposed: list[Group]) -> None:
         taken = conn.execute(sa.select(sa.func.count()).where(groups.c.key == key)).scalar() or 0
@@ -185,7 +204,7 @@ class ReviewStore:
         graded = sa.func.sum(sa.case((answers.c.graded, 1), else_=0))
         query = (
             sa.select(answers.c.number, sa.func.count(), graded)
-            .where(answers.c.kind.in_(WRITTEN), answers.c.answer.is_not(None))
+            .where(answers.c.group_id.is_not(None))
             .group_by(answers.c.number)
         )
         with self.db.read() as conn:

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from mmexam.grade.results import ItemResult, StudentResult
 from mmexam.grade.review_state import answer_id
-from mmexam.serve.review.store import WRITTEN, ReviewStore
+from mmexam.serve.review.store import ReviewStore
 from mmexam.serve.review.workspace import Workspace
+
+PICTURES = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg"}
+"""The crops the review app serves, by suffix."""
 
 
 @dataclass
@@ -41,6 +46,26 @@ def _student_row(r: StudentResult) -> dict[str, Any]:
     }
 
 
+def crop_urls(result: StudentResult, item: ItemResult) -> list[str]:
+    """Where the review app serves the pictures of an answer written on paper (`/crops/...`)."""
+    return [f"/crops/{quote(result.id)}/{quote(crop)}" for crop in item.crops]
+
+
+def crop_file(results: list[StudentResult], sid: str, crop: str) -> Path | None:
+    """The file of one crop of a graded answer on paper, or None: it must be listed in one of
+    the student's answers and lie inside their submission folder (no `..`, no link out)."""
+    result = next((r for r in results if r.id == sid), None)
+    if result is None or result.folder is None:
+        return None
+    if not any(crop in item.crops for item in result.items):
+        return None
+    folder = Path(result.folder).resolve()
+    path = (folder / crop).resolve()
+    if not path.is_relative_to(folder) or path.suffix.lower() not in PICTURES:
+        return None
+    return path if path.is_file() else None
+
+
 def _items_by_answer(results: list[StudentResult]) -> dict[str, tuple[StudentResult, ItemResult]]:
     return {answer_id(r.id, i.number): (r, i) for r in results for i in r.items}
 
@@ -52,7 +77,7 @@ def slot_view(ctx: Context, number: str) -> dict[str, Any]:
     raw = _items_by_answer(ctx.space.results)
     keys: dict[str, dict[str, Any]] = {}
     for row in data["answers"]:
-        if row["kind"] not in WRITTEN or row["group_id"] is None:
+        if row["group_id"] is None:  # only answers for a person are grouped
             continue
         student, item = reviewed[row["id"]]
         entry = keys.setdefault(
@@ -72,6 +97,7 @@ def slot_view(ctx: Context, number: str) -> dict[str, Any]:
         row["total"] = student.total
         row["name"] = student.name or ""
         row["suggested"] = raw[row["id"]][1].suggested
+        row["pictures"] = crop_urls(student, item)
         group = entry["groups"].setdefault(
             row["group_id"], {"id": row["group_id"], "how": row["group_how"], "members": []}
         )
@@ -99,7 +125,7 @@ def student_view(ctx: Context, sid: str) -> dict[str, Any] | None:
     for item in result.items:
         aid = answer_id(sid, item.number)
         row = ctx.store.answer(aid)
-        rows.append({"id": aid, "item": item, "row": row})
+        rows.append({"id": aid, "item": item, "row": row, "pictures": crop_urls(result, item)})
     regrades = [r for r in ctx.store.open_regrades() if r["answer_id"].startswith(sid + "|")]
     return {"result": result, "rows": rows, "regrades": regrades}
 

@@ -79,7 +79,8 @@ def open_workspace(grades: Path, manual_dir: Path) -> Workspace:
 
 def bank_rubric(info: RunInfo, results: list[StudentResult]) -> dict[str, list[tuple[float, str]]]:
     """The bank's rubric items of every written question the results hold, by review key
-    (scaled to the item's points); keys whose question the bank lacks get none."""
+    (scaled to the item's points); code written on paper gets one item per function the
+    question covers; keys whose question the bank lacks get none."""
     from mmexam.bank import load_bank
 
     if not info.bank or not Path(info.bank).is_dir():
@@ -88,12 +89,20 @@ def bank_rubric(info: RunInfo, results: list[StudentResult]) -> dict[str, list[t
     out: dict[str, list[tuple[float, str]]] = {}
     for result in results:
         for item in result.items:
-            if item.kind not in ("short_answer", "open") or item.review_key in out:
+            on_paper = item.kind == "code" and item.scanned
+            if (item.kind not in ("short_answer", "open") and not on_paper) or (
+                item.review_key in out
+            ):
                 continue
             question = bank.questions.get(item.question)
             body = question
             if question is not None and item.subpart is not None:
                 body = getattr(question, "parts", [None])[item.subpart]
+            if on_paper:  # code written on paper: one item per function, points shared
+                names = list(getattr(body, "functions", None) or [])
+                share = round(item.max_points / max(1, len(names)), 4)
+                out[item.review_key] = [(share, f"{name}() is correct") for name in names]
+                continue
             items = list(getattr(body, "rubric", None) or [])
             total = sum(r.points for r in items) or 1.0
             scale = item.max_points / total
