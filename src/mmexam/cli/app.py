@@ -26,8 +26,9 @@ from mmexam.errors import MmexamError, UsageError
 
 EXIT_CODES = (
     "Exit status: 0 done; 1 the input is wrong (a bank, roster or submission: one line "
-    "'error: ...' with file:line); 2 the command line is wrong (unknown option, missing "
-    "argument, bad value); 130 interrupted by Ctrl-C."
+    "'error: ...' with file:line), or for check and practice check a check failed; 2 the "
+    "command line is wrong (unknown option, missing argument, bad value); 130 interrupted "
+    "by Ctrl-C."
 )
 INTERRUPTED = "interrupted; run again to resume"
 

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from mmexam.cli.app import CourseOption, NoSandboxOption, app
-from mmexam.errors import GradeError, MmexamError
+from mmexam.errors import GradeError, MmexamError, UsageError
 
 if TYPE_CHECKING:
     from mmexam.checks import CheckResult, TaskResult
@@ -115,12 +115,13 @@ FEEDBACK_FOLDER = "mmexam-feedback"
 @contextlib.contextmanager
 def usage_errors() -> Iterator[None]:
     """Bad arguments (an unknown task or function, a file that cannot be read) are usage
-    errors: one line on stderr and exit status 2 (1 means checks failed)."""
+    errors, exit status 2, since 1 means checks failed (the app prints the one line)."""
     try:
         yield
+    except UsageError:
+        raise
     except MmexamError as error:
-        typer.echo(f"error: {error}", err=True)
-        raise typer.Exit(2) from None
+        raise UsageError(str(error)) from None
 
 
 def check_function(task: str, function: str, known: Sequence[str]) -> None:
