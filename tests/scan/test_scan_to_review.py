@@ -233,3 +233,53 @@ def test_code_on_paper_graded_in_the_review_counts_in_the_next_grade(review, gra
     assert other.points is None  # s1002's code is still pending
     rows = {r.split(",")[0]: r for r in (graded / "grades" / "grades.csv").read_text().splitlines()}
     assert f"{after['s1001'].total:g}" in rows["s1001"]
+
+
+@pytest.mark.browser
+def test_the_crop_is_a_visible_picture_in_a_browser(graded):
+    """The slot page in chromium: the crop of the code written on paper loads and shows."""
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    import httpx
+
+    chromium = Path("/usr/bin/chromium")
+    if not chromium.exists():
+        pytest.skip("no /usr/bin/chromium (apt-get install chromium)")
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    command = [sys.executable, "-m", "mmexam", "review", str(graded / "grades"), "--port",
+               str(port), "--password", PASSWORD, "--manual", str(graded / "manual"),
+               "--groups", "lexical"]  # fmt: skip
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(600):
+            try:
+                httpx.get(url + "/login", timeout=1)
+                break
+            except httpx.TransportError:
+                assert process.poll() is None
+                time.sleep(0.1)
+        number = numbers(graded, "s1001", "code")[0]
+        with sync_api.sync_playwright() as p:
+            browser = p.chromium.launch(
+                executable_path=str(chromium), args=["--no-sandbox", "--disable-gpu"]
+            )
+            page = browser.new_page()
+            page.goto(url + "/login")
+            page.fill("input[name=name]", "Ann")
+            page.fill("input[name=password]", PASSWORD)
+            page.click("button[type=submit]")
+            page.goto(f"{url}/slot/{number}")
+            picture = page.locator("#a-s1001-" + number.replace(".", "\\.") + " img.crop").first
+            picture.wait_for(state="visible")
+            assert picture.evaluate("img => img.complete && img.naturalWidth") > 0
+            browser.close()
+    finally:
+        process.kill()
+        process.wait()
