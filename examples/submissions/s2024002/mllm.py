@@ -17,8 +17,9 @@ import torch
 def project_visual_tokens(v: torch.Tensor, W: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     """MiniGPT-4's projection of frozen visual tokens into the LLM's embedding space.
 
-    A linear layer with nn.Linear's convention applied to every token:
-    out = v @ W.T + b, so out[n, t] = W @ v[n, t] + b.
+    One linear layer, with nn.Linear's convention for its weight and bias,
+    applied to every visual token of every example independently.
+    Differentiable in: v, W, b.
 
     Args:
         v: shape [B, T, dv], visual tokens.
@@ -29,6 +30,7 @@ def project_visual_tokens(v: torch.Tensor, W: torch.Tensor, b: torch.Tensor) -> 
         shape [B, T, dl], same dtype and device as v.
     """
     # BEGIN SOLUTION
+    # out = v @ W.T + b, i.e. out[n, t] = W @ v[n, t] + b (matmul broadcasts over B and T).
     return v @ W.T + b
     # END SOLUTION
 
@@ -42,14 +44,17 @@ def gated_cross_attention(
     Wo: torch.Tensor,
     alpha: torch.Tensor,
 ) -> torch.Tensor:
-    """Flamingo's tanh-gated cross-attention from text tokens to visual tokens (one head).
+    """Flamingo's tanh-gated cross-attention, one head: text tokens attend to visual tokens.
 
-    Q = x @ Wq, K = v @ Wk, V = v @ Wv (right-multiplication: the weights are
-    [d_in, d_out], no transpose), A = softmax(Q Kᵀ / √d) with the softmax over
-    the T visual tokens (dim=-1) and d = x.shape[-1], and
-    out = x + tanh(alpha) · (A V) @ Wo.
-    The residual gate tanh(alpha) makes alpha = 0 return x unchanged, so a
-    frozen language model is untouched at initialisation.
+    Conventions: the text states x give the queries and the visual tokens v
+    the keys and values; every projection right-multiplies (a token row times
+    a weight [d_in, d_out], no transpose; Wq, Wk, Wv project the inputs and Wo
+    the attended values); the scores are scaled dot products (scale 1/√d with
+    d = x.shape[-1]) normalised with a softmax over the T visual tokens, so each
+    text token's attention weights sum to 1; the attended output is added to x
+    through the residual gate tanh(alpha), so alpha = 0 returns x unchanged (a
+    frozen language model is untouched at initialisation). No masking, no bias.
+    Differentiable in: x, v, Wq, Wk, Wv, Wo, alpha.
 
     Args:
         x: shape [B, L, d], text hidden states (queries).
@@ -61,6 +66,8 @@ def gated_cross_attention(
         shape [B, L, d], same dtype and device as x.
     """
     # BEGIN SOLUTION
+    # Q = x @ Wq, K = v @ Wk, V = v @ Wv; A = softmax(Q Kᵀ / √d) over the visual tokens
+    # (dim=-1); out = x + tanh(alpha) · (A V) @ Wo.
     d = x.shape[-1]
     q = x @ Wq
     k = v @ Wk

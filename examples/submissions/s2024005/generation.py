@@ -27,11 +27,12 @@ def _per_example(values: torch.Tensor, x: torch.Tensor) -> torch.Tensor
 
 
 def reparameterize(mu: torch.Tensor, logvar: torch.Tensor, eps: torch.Tensor) -> torch.Tensor:
-    """The VAE reparameterisation trick: z = mu + σ·eps with σ = exp(logvar / 2).
+    """The VAE reparameterisation trick: z = mu + σ·eps, a sample of N(mu, diag σ²).
 
-    logvar is log σ², so the standard deviation is exp(logvar / 2) (not
-    exp(logvar), which is the variance). eps ~ N(0, I) is given, so the
-    function is deterministic and differentiable in mu and logvar.
+    σ is the standard deviation and logvar the log-variance log σ² (so
+    logvar is not σ, nor σ²). eps ~ N(0, I) is given, so the function is
+    deterministic and differentiable.
+    Differentiable in: mu, logvar, eps.
 
     Args:
         mu: shape [B, k].
@@ -42,6 +43,7 @@ def reparameterize(mu: torch.Tensor, logvar: torch.Tensor, eps: torch.Tensor) ->
         z: shape [B, k], same dtype and device as mu.
     """
     # BEGIN SOLUTION
+    # σ = exp(logvar / 2) (exp(logvar) would be the variance).
     return mu + torch.exp(0.5 * logvar) * eps
     # END SOLUTION
 
@@ -52,11 +54,12 @@ def vae_loss(
     """The VAE loss, averaged over the batch: the negative ELBO up to constants and the
     weighting of the reconstruction term (a squared error stands for -log p(x|z)).
 
-    For each example n:
-      recon_n = Σ (x_hat[n] - x[n])²           (sum over all feature dims of x)
-      kl_n    = -½ Σ_k (1 + logvar[n,k] - mu[n,k]² - exp(logvar[n,k]))
-              = KL(N(mu[n], diag σ²[n]) ‖ N(0, I)) ≥ 0, zero exactly at mu = 0, logvar = 0
-    loss = mean over n of (recon_n + kl_n): a sum within an example, a mean over the batch.
+    For each example: its reconstruction error, the squared error summed (not
+    averaged) over all of x's feature dims, plus the KL divergence of its
+    Gaussian posterior N(mu, diag σ²) (logvar = log σ²) from the prior N(0, I),
+    in closed form and summed over the k latent dims. The loss is the mean of
+    these per-example terms over the batch.
+    Differentiable in: x, x_hat, mu, logvar.
 
     Args:
         x: shape [B, ...], the data.
@@ -68,6 +71,9 @@ def vae_loss(
         a 0-d tensor (shape []), same dtype and device as x.
     """
     # BEGIN SOLUTION
+    # recon_n = Σ (x_hat[n] - x[n])² over all feature dims;
+    # kl_n = -½ Σ_k (1 + logvar - mu² - exp(logvar)) ≥ 0, zero exactly at mu = 0, logvar = 0;
+    # loss = mean over n of (recon_n + kl_n).
     recon = (x_hat - x).pow(2).reshape(x.shape[0], -1).sum(dim=1)
     kl = -0.5 * (1 + logvar - mu.pow(2) - logvar.exp()).sum(dim=1)
     return (recon + kl).mean()
@@ -77,11 +83,14 @@ def vae_loss(
 def q_sample(
     x0: torch.Tensor, t: torch.Tensor, alpha_bar: torch.Tensor, noise: torch.Tensor
 ) -> torch.Tensor:
-    """Sample the DDPM forward process q(x_t | x0) in closed form.
+    """Sample the DDPM forward process q(x_t | x0) in closed form, with the given noise.
 
-    x_t = √ᾱ_t · x0 + √(1 - ᾱ_t) · noise, with ᾱ_t = alpha_bar[t[n]] for
-    example n (t is a 0-based index into alpha_bar), broadcast over the
-    trailing dims of x0. Endpoints: ᾱ = 1 gives x0, ᾱ = 0 gives pure noise.
+    Example n is noised to level ᾱ = alpha_bar[t[n]] (t is a 0-based index
+    into alpha_bar), the reparameterised sample of N(√ᾱ·x0, (1 - ᾱ)·I) with
+    `noise` as its standard normal draw. Endpoints: ᾱ = 1 gives x0, ᾱ = 0
+    gives the noise. The schedule is a constant: no gradient needs to reach
+    alpha_bar (nor t).
+    Differentiable in: x0, noise.
 
     Args:
         x0: shape [B, ...], clean data.
@@ -93,6 +102,7 @@ def q_sample(
         x_t: shape like x0, same dtype and device as x0.
     """
     # BEGIN SOLUTION
+    # x_t = √ᾱ_t · x0 + √(1 - ᾱ_t) · noise, ᾱ_t reshaped to [B, 1, ..., 1].
     ab = _per_example(alpha_bar[t], x0)
     return ab.sqrt() * x0 + (1 - ab).sqrt() * noise
     # END SOLUTION
@@ -105,14 +115,15 @@ def p_sample_step(
     betas: torch.Tensor,
     noise: torch.Tensor,
 ) -> torch.Tensor:
-    """One DDPM reverse step x_t -> x_{t-1} from a noise prediction.
+    """One DDPM reverse (ancestral sampling) step x_t -> x_{t-1} from a noise prediction.
 
-    With α_t = 1 - β_t and ᾱ_t = Π_{s<=t} α_s (cumprod of 1 - betas, 0-based):
-      mean    = (x_t - β_t / √(1 - ᾱ_t) · eps_pred) / √α_t
-      x_{t-1} = mean + σ_t · noise,  σ_t² = β_t,
-    except that no noise is added where t = 0 (the last step returns the mean).
-    β_t, α_t, ᾱ_t are taken per example at index t[n] and broadcast over the
-    trailing dims of x_t.
+    The step of Ho et al. (2020), Algorithm 2: the posterior mean of x_{t-1}
+    given x_t and the predicted noise eps_pred (ε-parameterisation), plus
+    σ_t · noise with the variance σ_t² = β_t; no noise is added where t = 0 (the
+    last step returns the mean). Example n uses step t[n], a 0-based index into
+    betas, with α_t = 1 - β_t and ᾱ_t = Π_{s<=t} α_s. The schedule is a
+    constant: no gradient needs to reach betas (nor t).
+    Differentiable in: x_t, eps_pred, noise.
 
     Args:
         x_t: shape [B, ...], the current noisy sample.
@@ -125,6 +136,8 @@ def p_sample_step(
         x_{t-1}: shape like x_t, same dtype and device as x_t.
     """
     # BEGIN SOLUTION
+    # mean = (x_t - β_t / √(1 - ᾱ_t) · eps_pred) / √α_t, x_{t-1} = mean + √β_t · noise
+    # where t > 0; β_t, α_t, ᾱ_t taken at t[n] and reshaped to [B, 1, ..., 1].
     alphas = 1 - betas
     alpha_bar = torch.cumprod(alphas, dim=0)
     beta_t = _per_example(betas[t], x_t)
@@ -141,9 +154,11 @@ def flow_matching_pair(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """The training pair of (rectified) flow matching on the straight path from noise to data.
 
-    x_t = (1 - t)·x0 + t·x1 and the target velocity v = d x_t / dt = x1 - x0,
-    with x0 the noise (t = 0) and x1 the data (t = 1); t of shape [B] is
-    broadcast over the trailing dims of x0.
+    x_t is the point at time t[n] on the straight line (linear interpolation)
+    from the noise x0 (t = 0) to the data x1 (t = 1), and v the target
+    velocity, the time derivative of that path. The time is an input, not a
+    parameter: no gradient needs to reach t.
+    Differentiable in: x0, x1.
 
     Args:
         x0: shape [B, ...], noise.
@@ -154,6 +169,7 @@ def flow_matching_pair(
         (x_t, v): a tuple of two tensors shaped like x0, same dtype and device as x0.
     """
     # BEGIN SOLUTION
+    # x_t = (1 - t)·x0 + t·x1, v = d x_t / dt = x1 - x0.
     tt = _per_example(t, x0)
     return (1 - tt) * x0 + tt * x1, x1 - x0
     # END SOLUTION
@@ -162,10 +178,10 @@ def flow_matching_pair(
 def euler_sample(x0: torch.Tensor, velocity: torch.nn.Module, steps: int) -> torch.Tensor:
     """Integrate dx/dt = velocity(x, t) from t = 0 to t = 1 with explicit Euler steps.
 
-    With h = 1 / steps and the left-endpoint time grid t_k = k / steps,
-    k = 0, ..., steps-1:  x_{k+1} = x_k + h · velocity(x_k, t_k).
-    The velocity is evaluated at the start of each step (t = 0 first, never
-    t = 1); the result is x after `steps` steps.
+    `steps` steps of equal size cover [0, 1]; each evaluates the velocity once,
+    at the start of its interval (t = 0 first, never t = 1). The result is x
+    after the last step. The velocity module is given, not learned here.
+    Differentiable in: x0.
 
     Args:
         x0: shape [B, d], samples at t = 0 (noise).
@@ -178,6 +194,7 @@ def euler_sample(x0: torch.Tensor, velocity: torch.nn.Module, steps: int) -> tor
         x1: shape like x0, same dtype and device as x0.
     """
     # BEGIN SOLUTION
+    # h = 1/steps on the left-endpoint grid t_k = k/steps: x_{k+1} = x_k + h·velocity(x_k, t_k).
     h = 1.0 / steps
     x = x0
     for k in range(steps):
