@@ -291,6 +291,8 @@ def test_the_cli_summary_prints_the_intake_and_who_is_apart(canvas_class):
     assert (
         "s2024001: fusion-1.py: accepted as fusion.py (the name an LMS gives a re-upload)" in text
     )
-    assert "off the roster: canvas-555 (not in grades.csv; see off-roster.csv)" in text
+    assert "canvas-555: visitoreve_555: not on the roster: canvas-555" in text
+    assert "graded apart, not counted with the class" in text
+    assert "off-roster: " in text and "off-roster.csv" in text
     assert "no submission: s2024004" in text
     assert "'Student, Test' is Canvas's own row, not a student; skipped" in text
