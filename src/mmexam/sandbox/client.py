@@ -39,6 +39,7 @@ from mmexam.sandbox.calls import Call, Script
 from mmexam.sandbox.channel import Conn
 from mmexam.sandbox.isolation import (
     SANDBOX_DIR,
+    STUDENT_CPUS,
     Limits,
     SandboxWarning,
     bwrap_command,
@@ -223,7 +224,7 @@ class Sandbox:
                 student_bytes=student,
                 box_bytes=student + tmp + (ZYGOTE_MB << 20),
                 processes=limits.max_processes,
-                cpus=1.0,
+                cpus=STUDENT_CPUS,
             )
         except OSError as exc:
             raise SandboxError(f"the sandbox's control group could not be made: {exc}") from None

@@ -35,6 +35,12 @@ class SandboxWarning(UserWarning):
     """Student code runs without bubblewrap's isolation (rlimits only)."""
 
 
+STUDENT_CPUS = 1.0
+"""The CPU quota of a student's control group: all its processes together get at most
+this many CPUs' worth of time, so over `t` seconds of wall clock they use at most
+`t * STUDENT_CPUS` seconds of CPU."""
+
+
 @dataclass(frozen=True)
 class Limits:
     """Resource limits for student code; every field has a documented default (README)."""

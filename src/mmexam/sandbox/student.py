@@ -27,6 +27,7 @@ from mmexam.sandbox.calls import (
     tensor_bytes,
 )
 from mmexam.sandbox.channel import BadFrame, Closed, Timeout
+from mmexam.sandbox.isolation import STUDENT_CPUS
 from mmexam.sandbox.wire import (
     BATCH,
     LOAD,
@@ -81,7 +82,8 @@ class StudentModule:
             if self._cpu_start is None
             else self._limits.wall_seconds_per_submission
         )
-        self._deadline = time.monotonic() + wall
+        self._opened = time.monotonic()
+        self._deadline = self._opened + wall
         self._child: ChildProc | None = None
         self._segments: list[tuple[ChildProc, int, int | None]] = []
         self._log: list[Call] = []
@@ -242,14 +244,16 @@ class StudentModule:
     def _budget_spent(self) -> str | None:
         """Why the file may run no more calls (its CPU or wall-clock budget is spent), or None.
 
-        CPU is the student group's, read from outside, counted from this file's open().
+        CPU is the student group's, read from outside, counted from this file's open();
+        the group is read only once its quota could have spent the budget.
         """
-        if time.monotonic() >= self._deadline:
+        now = time.monotonic()
+        if now >= self._deadline:
             return self._wall_message()
-        if self._cpu_start is not None:
-            now = self._sandbox.student_cpu_seconds()
-            budget = self._limits.cpu_seconds_per_submission
-            if now is not None and now - self._cpu_start >= budget:
+        budget = self._limits.cpu_seconds_per_submission
+        if self._cpu_start is not None and (now - self._opened) * STUDENT_CPUS >= budget:
+            used = self._sandbox.student_cpu_seconds()
+            if used is not None and used - self._cpu_start >= budget:
                 return f"exceeded {budget:g} s CPU time for the whole file"
         return None
 
