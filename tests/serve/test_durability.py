@@ -11,6 +11,7 @@ import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 
 import httpx
 import pytest
@@ -51,6 +52,14 @@ def start_server(build, url: str, port: int) -> tuple[subprocess.Popen, dict[str
         except httpx.TransportError:
             time.sleep(0.1)
     return process, codes
+
+
+def children(pid: int) -> list[int]:
+    """The child processes of `pid` (every thread's), from /proc."""
+    found = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        found += [int(c) for c in (task / "children").read_text().split()]
+    return found
 
 
 def login(port: int, sid: str, code: str) -> tuple[httpx.Client, str]:
@@ -98,9 +107,17 @@ def test_acknowledged_saves_survive_kill_9(built, db_url, tmp_path):
     for thread in threads:
         thread.start()
     enough.wait(timeout=300)
+    workers = children(server.pid)  # the public checks' worker processes
+    assert workers, "the server started no check workers"
     os.kill(server.pid, signal.SIGKILL)
     server.wait()
     server.stdout.close()
+    for _ in range(100):  # killed with it, not left holding their sandboxes
+        if not [pid for pid in workers if Path(f"/proc/{pid}").exists()]:
+            break
+        time.sleep(0.1)
+    else:
+        raise AssertionError(f"check workers outlived the server: {workers}")
     for thread in threads:
         thread.join()
     for client, _ in sessions:

@@ -17,6 +17,7 @@ import contextlib
 import multiprocessing
 import os
 import queue
+import signal
 import threading
 import time
 import warnings
@@ -161,6 +162,11 @@ _warning: str | None = None
 
 
 def _init_worker() -> None:
+    from mmexam.sandbox.confine import PR_SET_PDEATHSIG, prctl
+
+    # A server killed outright (kill -9, a crash) leaves no one to stop its workers, and
+    # each holds a sandbox with torch imported: they go with it.
+    prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
     with contextlib.suppress(OSError):
         os.nice(10)
 
