@@ -74,6 +74,7 @@ class _Outcome:
     ok: bool = True
     error: str | None = None
     devices: tuple = ()
+    held_bytes: int = 0
 
 
 class _Module:

@@ -40,6 +40,9 @@ class CallOutcome:
     grads: tuple | None = None  # with call(..., vjp=g): gradient per arg, shaped like args
     kwargs_after: dict[str, Any] | None = None  # the keyword args after the call
     line: int | None = None  # the student's line that returned the value (within the file)
+    # The memory this outcome holds that the call made (the reply's tensors, changed
+    # inputs): what a grader counts to bound how much of one file's replies it keeps.
+    held_bytes: int = 0
 
 
 @dataclass(frozen=True)
@@ -62,7 +65,9 @@ class Plan:
     kwargs_node: dict
     leaves: tuple[str, ...]
     n_out: int
-    arena: tuple[tuple[str, int, Any], ...] = ()  # (key, offset, original tensor) per leaf
+    # (key, offset, original tensor, its bytes) per leaf: the bytes are what the trusted
+    # side compares the arena with after each call, made once per plan
+    arena: tuple[tuple[str, int, Any, bytes], ...] = ()
 
 
 class Encoder:
@@ -74,7 +79,7 @@ class Encoder:
         self.keep: list[Any] = []  # the encoded objects, so their ids stay unique
         self.current: list[str] = []  # keys of tensor arguments of the call being encoded
         self.arena_size = 0  # bytes of the arena so far (one fresh copy per call and leaf)
-        self.arena_parts: list[tuple[int, Any]] = []  # (offset, tensor)
+        self.arena_parts: list[tuple[int, bytes]] = []  # (offset, the tensor's bytes)
 
     def tensor(self, value, *, leaf: bool) -> dict:
         key = self.by_id.get(id(value))
@@ -126,11 +131,11 @@ class Encoder:
         for key in self.current:
             tensor = self.tensors[key]
             offset = self.arena_size
-            self.arena_parts.append((offset, tensor))
-            nbytes = tensor.numel() * tensor.element_size()
-            self.arena_size += nbytes + (-nbytes % ARENA_ALIGN)
-            arena.append((key, offset, tensor))
-        meta[ARENA] = {key: offset for key, offset, _ in arena}
+            raw = tensor_bytes(tensor)
+            self.arena_parts.append((offset, raw))
+            self.arena_size += len(raw) + (-len(raw) % ARENA_ALIGN)
+            arena.append((key, offset, tensor, raw))
+        meta[ARENA] = {key: offset for key, offset, _, _ in arena}
         plan = Plan(args_node, kwargs_node, tuple(self.current), n_out, tuple(arena))
         return meta, plan
 
@@ -140,8 +145,7 @@ class Encoder:
     def arena_image(self) -> bytes:
         """The arena's pristine bytes: every call's tensor arguments, each at its offset."""
         image = bytearray(self.arena_size)
-        for offset, tensor in self.arena_parts:
-            raw = tensor_bytes(tensor)
+        for offset, raw in self.arena_parts:
             image[offset : offset + len(raw)] = raw
         return bytes(image)
 

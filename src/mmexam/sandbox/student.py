@@ -24,7 +24,6 @@ from mmexam.sandbox.calls import (
     Script,
     rebuild,
     same_call,
-    tensor_bytes,
 )
 from mmexam.sandbox.channel import BadFrame, Closed, Timeout
 from mmexam.sandbox.isolation import STUDENT_CPUS
@@ -473,8 +472,9 @@ class StudentModule:
         for key in mutated:  # only arguments outside the arena (the GPU lane): its word
             if key not in plan.leaves or f"m{key}" not in tensors:
                 raise BadFrame("unknown mutated argument")
-            if self._arena is None or key not in {k for k, _, _ in plan.arena}:
+            if self._arena is None or key not in {k for k, _, _, _ in plan.arena}:
                 after[key] = tensors[f"m{key}"]
+        held = len(blob) + sum(t.numel() * t.element_size() for t in after.values())
         if after:
             inputs_after = rebuild(plan.args_node, call.args, after, lambda t: t)
             kwargs_after = rebuild(plan.kwargs_node, call.kwargs, after, lambda t: t)
@@ -486,6 +486,7 @@ class StudentModule:
                 error=error or "failed",
                 inputs_after=inputs_after,
                 kwargs_after=kwargs_after,
+                held_bytes=held,
             )
         value, devices = self._value(meta, tensors)
         grads = None
@@ -501,6 +502,7 @@ class StudentModule:
             kwargs_after=kwargs_after,
             grads=grads,
             line=line if type(line) is int and 1 <= line <= self._lines else None,
+            held_bytes=held,
         )
 
     # -- the arena: the inputs as the trusted side sees them after a call ----------
@@ -541,8 +543,7 @@ class StudentModule:
         after: dict[str, Any] = {}
         if self._arena is None:
             return after
-        for key, offset, original in plan.arena:
-            want = tensor_bytes(original)
+        for key, offset, original, want in plan.arena:
             now = os.pread(self._arena, len(want), offset)
             if now != want:
                 flat = torch.frombuffer(bytearray(now), dtype=original.dtype) if now else None
