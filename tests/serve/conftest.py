@@ -3,12 +3,7 @@ PostgreSQL server), and the app in process (Starlette's TestClient, httpx)."""
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
-import socket
-import subprocess
-import tempfile
 import time
 from pathlib import Path
 
@@ -22,7 +17,6 @@ from mmexam.serve.security import hash_password
 from mmexam.serve.site import ServeConfig
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
-PG_BIN = Path("/usr/lib/postgresql/15/bin")
 STAFF_PASSWORD = "staff-pw-for-tests"
 
 
@@ -46,97 +40,11 @@ def online_exam(built) -> OnlineExam:
     return exam
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture(scope="session")
-def postgres(tmp_path_factory):
-    """A throwaway PostgreSQL 15 server (initdb + pg_ctl as user nobody): its base URL."""
-    if not (PG_BIN / "initdb").exists():
-        pytest.skip(f"PostgreSQL binaries not found in {PG_BIN} (apt-get install postgresql)")
-    # not under pytest's own tmp folder: that is private to root, and the server runs as nobody
-    root = Path(tempfile.mkdtemp(prefix="mmexam-pg-"))
-    data, sock = root / "data", root / "sock"
-    sock.mkdir()
-    for path in (root, sock):
-        shutil.chown(path, "nobody", "nogroup")
-        os.chmod(path, 0o755)
-    user = ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups"]
-    if os.getuid() != 0:
-        user = []
-    env = {"PATH": os.environ["PATH"], "LANG": "C.UTF-8", "HOME": str(root)}
-    subprocess.run(
-        [
-            *user,
-            str(PG_BIN / "initdb"),
-            "-D",
-            str(data),
-            "-U",
-            "mmexam",
-            "--auth=trust",
-            "-E",
-            "UTF8",
-        ],
-        check=True,
-        capture_output=True,
-        env=env,
-    )
-    port = _free_port()
-    options = f"-k {sock} -p {port} -c listen_addresses='' -c fsync=on -c max_connections=200"
-    subprocess.run(
-        [
-            *user,
-            str(PG_BIN / "pg_ctl"),
-            "-D",
-            str(data),
-            "-o",
-            options,
-            "-w",
-            "-l",
-            str(root / "log"),
-            "start",
-        ],
-        check=True,
-        capture_output=True,
-        env=env,
-    )
-    url = f"postgresql://mmexam@/postgres?host={sock}&port={port}"
-    try:
-        yield {"url": url, "sock": sock, "port": port, "user": user, "env": env}
-    finally:
-        subprocess.run(
-            [*user, str(PG_BIN / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"],
-            check=False,
-            capture_output=True,
-            env=env,
-        )
-        shutil.rmtree(root, ignore_errors=True)
-
-
-_databases = iter(range(1, 10_000))
-
-
-def new_pg_database(postgres) -> str:
-    """A fresh database on the throwaway server: its URL."""
-    import psycopg
-
-    name = f"exam{next(_databases)}_{os.getpid()}"
-    with psycopg.connect(
-        f"host={postgres['sock']} port={postgres['port']} user=mmexam dbname=postgres",
-        autocommit=True,
-    ) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    return f"postgresql://mmexam@/{name}?host={postgres['sock']}&port={postgres['port']}"
-
-
 @pytest.fixture(params=["sqlite", "postgresql"])
 def db_url(request, tmp_path) -> str:
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'exam.sqlite'}"
-    return new_pg_database(request.getfixturevalue("postgres"))
+    return request.getfixturevalue("pg_database")
 
 
 class Clock:

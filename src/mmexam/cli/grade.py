@@ -47,6 +47,15 @@ ManualOption = Annotated[
     Path,
     typer.Option("--manual", metavar="DIR", help="Folder of review sheets (one CSV per question)."),
 ]
+ReviewDatabaseOption = Annotated[
+    str | None,
+    typer.Option(
+        "--review-database",
+        metavar="URL",
+        help="Where `mmexam review --database` kept the TAs' decisions (a postgresql:// URL "
+        "or SQLite file; default: OUT/review.sqlite).",
+    ),
+]
 VariantsOption = Annotated[
     Path,
     typer.Option("--variants", metavar="FILE", help="The variants.json written by `mmexam build`."),
@@ -136,6 +145,7 @@ def run(
             "to SUBMISSIONS (default: OUT/online-submissions).",
         ),
     ] = None,
+    review_database: ReviewDatabaseOption = None,
     course: CourseOption = None,
 ) -> None:
     """Grade a folder of submissions into grades/ and manual/ review sheets.
@@ -182,11 +192,22 @@ def run(
         name_column=name_column,
         graders=found.graders,
         course_bank=found.bank,
+        review_database=review_url(review_database, out),
     )
     console = Console(stderr=True)
     with _progress(console) as tell:
         summary = grade_submissions(options, tell)
     show_summary(Console(), summary, options.shard)
+
+
+def review_url(database: str | None, out: Path) -> str | None:
+    """The SQLAlchemy URL of the review's database (None: the default, OUT/review.sqlite)."""
+    if database is None:
+        return None
+    from mmexam.grade.review_state import REVIEW_DB
+    from mmexam.serve.db import database_url
+
+    return database_url(database, out / REVIEW_DB)
 
 
 def require_cuda() -> None:
@@ -206,6 +227,7 @@ def merge(
     ],
     out: OutOption = Path("grades"),
     manual: ManualOption = Path("manual"),
+    review_database: ReviewDatabaseOption = None,
 ) -> None:
     """Join `mmexam grade --shard K/N` runs and write the outputs for every student.
 
@@ -213,7 +235,7 @@ def merge(
     """
     from mmexam.grade.merge import merge_shards
 
-    summary = merge_shards(list(shards), out, manual)
+    summary = merge_shards(list(shards), out, manual, review_url(review_database, out))
     show_summary(Console(), summary, None)
 
 

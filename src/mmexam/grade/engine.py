@@ -87,6 +87,7 @@ class GradeOptions:
     limits: object | None = None
     require_sandbox: bool = True  # False only with --no-sandbox
     device: str = "cpu"  # where students' code runs: cpu, or cuda (a GPU)
+    review_database: str | None = None  # SQLAlchemy URL of `mmexam review --database`
     roster: Path | None = None
     id_column: str | None = None
     name_column: str | None = None
@@ -343,7 +344,7 @@ def write_outputs(run: Run, *, graded: int, isolation: str | None) -> GradeSumma
         return summary
     # the review database (`mmexam review`) is the source of TAs' decisions
     summary.results, sheets = review_state.overlay(
-        summary.results, run.sheets, review_state.load_saved(opts.out)
+        summary.results, run.sheets, review_state.load_saved(opts.out, opts.review_database)
     )
     return outputs.finish(summary, opts.out, opts.manual, sheets)
 

@@ -27,8 +27,11 @@ from mmexam.grade.results import (
 Shards = dict[int, tuple[RunInfo, Path]]  # K -> (its record, its folder)
 
 
-def merge_shards(shard_dirs: list[Path], out: Path, manual_dir: Path) -> GradeSummary:
-    """Join the results of `--shard K/N` runs and write the outputs for everyone."""
+def merge_shards(
+    shard_dirs: list[Path], out: Path, manual_dir: Path, review_database: str | None = None
+) -> GradeSummary:
+    """Join the results of `--shard K/N` runs and write the outputs for everyone
+    (`review_database`: the SQLAlchemy URL of `mmexam review --database`, if not out/)."""
     from mmexam.grade import manual, outputs, review_state
 
     infos, total = _read_shards(shard_dirs)
@@ -70,7 +73,7 @@ def merge_shards(shard_dirs: list[Path], out: Path, manual_dir: Path) -> GradeSu
     summary = GradeSummary(info=info, results=[results[i] for i in sorted(results)], notes=warnings)
     # the review database (`mmexam review`) is the source of TAs' decisions, as in a whole run
     summary.results, sheets = review_state.overlay(
-        summary.results, sheets, review_state.load_saved(out)
+        summary.results, sheets, review_state.load_saved(out, review_database)
     )
     return outputs.finish(summary, out, manual_dir, sheets)
 

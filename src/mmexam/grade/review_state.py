@@ -187,12 +187,13 @@ def read_saved(conn: Connection) -> SavedReview:
     return SavedReview(decisions=decisions, extra_keys={q: sorted(o) for q, o in extra.items()})
 
 
-def load_saved(out: Path) -> SavedReview | None:
-    """The review saved in `out/review.sqlite`, or None where there is none."""
+def load_saved(out: Path, url: str | None = None) -> SavedReview | None:
+    """The review saved in `out/review.sqlite` (or at the SQLAlchemy `url`, where
+    `mmexam review --database` kept it), or None where there is none."""
     path = out / REVIEW_DB
-    if not path.is_file():
+    if url is None and not path.is_file():
         return None
-    engine = sa.create_engine(f"sqlite:///{path}")
+    engine = sa.create_engine(url or f"sqlite:///{path}")
     try:
         with engine.connect() as conn:
             if not sa.inspect(conn).has_table(answers.name):
