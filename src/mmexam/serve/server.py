@@ -116,20 +116,8 @@ def prepare(
     course: Course | None = None,
     require_sandbox: bool = True,
 ) -> Prepared:
-    """Everything `mmexam serve` needs before it listens.
-
-    The "Run public checks" button runs students' code, so a machine without
-    bubblewrap refuses to serve unless `require_sandbox` is False (--no-sandbox);
-    then the isolation warning is in the config's `warnings`, for the console and
-    the staff page.
-    """
-    isolation, sandbox_warning = isolation_status()
-    if require_sandbox and isolation != "bwrap":
-        raise ServeError(
-            f"the sandbox for the public checks is unavailable ({probe_bwrap()}): install "
-            "bubblewrap (apt install bubblewrap), or pass --no-sandbox to run students' "
-            "checks without it"
-        )
+    """Everything `mmexam serve` needs before it listens."""
+    sandbox_warnings = check_sandbox(require_sandbox)
     exam, db = open_exam(build, database, bank, course)
     exam.check_all()  # a paper that no longer matches variants.json stops us here
     now = time.time()
@@ -162,9 +150,24 @@ def prepare(
         staff_password_hash=stored_hash,
         check_workers=check_workers,
         require_sandbox=require_sandbox,
-        warnings=[sandbox_warning] if sandbox_warning else [],
+        warnings=sandbox_warnings,
     )
     return Prepared(config, prepared_password, codes)
+
+
+def check_sandbox(require_sandbox: bool) -> list[str]:
+    """The isolation warning to show, if any. The "Run public checks" button runs
+    students' code, so a machine without bubblewrap refuses to serve unless
+    `require_sandbox` is False (--no-sandbox); then the warning goes to the console
+    and the staff page."""
+    isolation, warning = isolation_status()
+    if require_sandbox and isolation != "bwrap":
+        raise ServeError(
+            f"the sandbox for the public checks is unavailable ({probe_bwrap()}): install "
+            "bubblewrap (apt install bubblewrap), or pass --no-sandbox to run students' "
+            "checks without it"
+        )
+    return [warning] if warning else []
 
 
 def run(prepared: Prepared, host: str, port: int) -> None:
