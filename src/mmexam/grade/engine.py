@@ -44,6 +44,7 @@ from mmexam.grade.inputs import (
 )
 from mmexam.grade.intake import Known, discover, match_entries
 from mmexam.grade.results import (
+    GradeSummary,
     RunInfo,
     StudentResult,
     clean_stale_temporaries,
@@ -93,24 +94,6 @@ class GradeOptions:
     name_column: str | None = None
     graders: Path | None = None  # the course's graders/ (default: the shipped sample's)
     course_bank: Path | None = None  # the course's bank, when variants.json's is gone
-
-
-@dataclass
-class GradeSummary:
-    """What a run did, for the CLI's summary table."""
-
-    info: RunInfo
-    results: list[StudentResult]
-    graded: int = 0
-    reused: int = 0
-    notes: list[str] = field(default_factory=list)
-    outputs: dict[str, Path] = field(default_factory=dict)
-    isolation: str | None = None
-
-    @property
-    def intake(self) -> list[str]:
-        """Every intake decision of the run, one line each, by student."""
-        return [f"{r.id}: {n.line()}" for r in self.results for n in r.intake]
 
 
 @dataclass

@@ -14,8 +14,9 @@ from pydantic import ValidationError
 
 from mmexam.errors import GradeError
 from mmexam.files import atomic_write
-from mmexam.grade.engine import GradeSummary, run_info_path
+from mmexam.grade.engine import run_info_path
 from mmexam.grade.results import (
+    GradeSummary,
     RunInfo,
     StudentResult,
     dump_json,

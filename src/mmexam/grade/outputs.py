@@ -19,17 +19,13 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from mmexam.csvcells import Cell, csv_text
 from mmexam.files import atomic_write
 from mmexam.fmt import fmt_points
 from mmexam.grade import manual
 from mmexam.grade.gradescope import to_gradescope
-from mmexam.grade.results import RunInfo, StudentResult
-
-if TYPE_CHECKING:
-    from mmexam.grade.engine import GradeSummary
+from mmexam.grade.results import GradeSummary, RunInfo, StudentResult
 
 
 def write_if_changed(path: Path, text: str) -> bool:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
@@ -276,6 +277,24 @@ def split_off_roster(
 def roster_note(result: StudentResult) -> IntakeNote | None:
     """The intake note saying the submission is off the roster (with where it came from)."""
     return next((n for n in result.intake if n.kind == "roster"), None)
+
+
+@dataclass
+class GradeSummary:
+    """What a run did, for the CLI's summary table."""
+
+    info: RunInfo
+    results: list[StudentResult]
+    graded: int = 0
+    reused: int = 0
+    notes: list[str] = field(default_factory=list)
+    outputs: dict[str, Path] = field(default_factory=dict)
+    isolation: str | None = None
+
+    @property
+    def intake(self) -> list[str]:
+        """Every intake decision of the run, one line each, by student."""
+        return [f"{r.id}: {n.line()}" for r in self.results for n in r.intake]
 
 
 # ---------------------------------------------------------------- files
