@@ -7,6 +7,8 @@ without the scans.
 
 from __future__ import annotations
 
+import base64
+from dataclasses import dataclass
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -79,3 +81,23 @@ class PaperScan(_Model):
     def missing(self) -> list[int]:
         have = {s.page for s in self.seen}
         return [n for n in range(1, self.pages + 1) if n not in have]
+
+
+@dataclass(frozen=True)
+class Problem:
+    """A page (or file) that could not be used: one line of the report."""
+
+    source: str
+    message: str
+    thumbnail: bytes = b""
+
+    def to_json(self) -> dict[str, str]:
+        return {
+            "source": self.source,
+            "message": self.message,
+            "thumbnail": base64.b64encode(self.thumbnail).decode(),
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, str]) -> Problem:
+        return cls(data["source"], data["message"], base64.b64decode(data.get("thumbnail", "")))

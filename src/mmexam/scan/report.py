@@ -11,8 +11,7 @@ from typing import Any
 
 from mmexam.files import atomic_write
 from mmexam.scan.answers import Doubt
-from mmexam.scan.model import PaperScan
-from mmexam.scan.settle import Problem
+from mmexam.scan.model import PaperScan, Problem
 
 REPORT = "scan-report.html"
 STYLE = """

@@ -17,8 +17,8 @@ from pathlib import Path
 
 from mmexam.errors import MmexamError
 from mmexam.fmt import LETTERS
-from mmexam.scan.model import PaperScan
-from mmexam.scan.settle import RESOLVE, Problem, finish
+from mmexam.scan.model import PaperScan, Problem
+from mmexam.scan.settle import RESOLVE, finish
 
 DECISIONS = {
     "ticked": "ticked",

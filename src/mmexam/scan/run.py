@@ -29,10 +29,10 @@ from mmexam.errors import MmexamError
 from mmexam.exam import Manifest
 from mmexam.paperlayout import ExamLayout, PaperLayout
 from mmexam.scan.boxes import Thresholds
-from mmexam.scan.model import ItemInfo, PageSeen, PaperScan
+from mmexam.scan.model import ItemInfo, PageSeen, PaperScan, Problem
 from mmexam.scan.pages import DEFAULT_DPI, BadInput, unit_pages, units
 from mmexam.scan.read import PageFailed, PageRead, read_page
-from mmexam.scan.settle import Problem, finish
+from mmexam.scan.settle import finish
 
 
 class ScanError(MmexamError):

@@ -5,11 +5,9 @@ and `mmexam scan resolve`.
 
 from __future__ import annotations
 
-import base64
 import csv
 import io
 import shutil
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -17,30 +15,10 @@ from mmexam.csvcells import safe_cell
 from mmexam.files import atomic_write
 from mmexam.fmt import LETTERS
 from mmexam.scan.answers import Doubt, answers_yaml, assemble, student_id
-from mmexam.scan.model import PaperScan
+from mmexam.scan.model import PaperScan, Problem
 
 RESOLVE = "resolve.csv"
 COLUMNS = ("folder", "what", "number", "option", "page", "darkness", "machine", "picture", "answer")
-
-
-@dataclass(frozen=True)
-class Problem:
-    """A page (or file) that could not be used: one line of the report."""
-
-    source: str
-    message: str
-    thumbnail: bytes = b""
-
-    def to_json(self) -> dict[str, str]:
-        return {
-            "source": self.source,
-            "message": self.message,
-            "thumbnail": base64.b64encode(self.thumbnail).decode(),
-        }
-
-    @classmethod
-    def from_json(cls, data: dict[str, str]) -> Problem:
-        return cls(data["source"], data["message"], base64.b64decode(data.get("thumbnail", "")))
 
 
 def name_folders(out: Path, scans: list[PaperScan], problems: list[Problem]) -> None:
