@@ -62,6 +62,15 @@ def children(pid: int) -> list[int]:
     return found
 
 
+def gone_within(pids: list[int], seconds: float) -> None:
+    """Every process of `pids` ends within `seconds` (the server that started them is dead)."""
+    deadline = time.monotonic() + seconds
+    while [pid for pid in pids if Path(f"/proc/{pid}").exists()]:
+        if time.monotonic() > deadline:
+            raise AssertionError(f"check workers outlived the server: {pids}")
+        time.sleep(0.1)
+
+
 def login(port: int, sid: str, code: str) -> tuple[httpx.Client, str]:
     client = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10)
     page = client.get("/login")
@@ -112,12 +121,7 @@ def test_acknowledged_saves_survive_kill_9(built, db_url, tmp_path):
     os.kill(server.pid, signal.SIGKILL)
     server.wait()
     server.stdout.close()
-    for _ in range(100):  # killed with it, not left holding their sandboxes
-        if not [pid for pid in workers if Path(f"/proc/{pid}").exists()]:
-            break
-        time.sleep(0.1)
-    else:
-        raise AssertionError(f"check workers outlived the server: {workers}")
+    gone_within(workers, seconds=10)  # killed with it, not left holding their sandboxes
     for thread in threads:
         thread.join()
     for client, _ in sessions:
@@ -144,6 +148,8 @@ def test_acknowledged_saves_survive_kill_9(built, db_url, tmp_path):
         assert last in page or f"{students[0]}-" in page
         client.close()
     finally:
+        starting = children(server.pid)  # workers that may not have finished starting
         server.kill()
         server.wait()
         server.stdout.close()
+    gone_within(starting, seconds=60)

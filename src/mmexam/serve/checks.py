@@ -165,8 +165,12 @@ def _init_worker() -> None:
     from mmexam.sandbox.confine import PR_SET_PDEATHSIG, prctl
 
     # A server killed outright (kill -9, a crash) leaves no one to stop its workers, and
-    # each holds a sandbox with torch imported: they go with it.
+    # each holds a sandbox with torch imported: they go with it, even one whose server
+    # died while it was still starting (before this line).
     prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    parent = multiprocessing.parent_process()
+    if parent is not None and os.getppid() != parent.pid:
+        os._exit(0)
     with contextlib.suppress(OSError):
         os.nice(10)
 
