@@ -24,6 +24,6 @@ _CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 def printable(text: str) -> str:
     """`text` without control characters (newline and tab kept; CR LF becomes LF)."""
-    if not text:
+    if not text or (text.isascii() and text.isprintable()):  # nothing to remove
         return text
     return _CONTROL.sub("", text.replace("\r\n", "\n"))
