@@ -8,7 +8,7 @@ import io
 import re
 
 import pytest
-from conftest import grade_again, log_in
+from review_helpers import grade_again, log_in
 
 pytestmark = [pytest.mark.sandbox, pytest.mark.slow]
 

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import PASSWORD, log_in
+from review_helpers import PASSWORD, log_in
 from test_review_app import api, rubric_items, slot_answers
 from typer.testing import CliRunner
 
