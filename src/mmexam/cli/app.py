@@ -50,6 +50,14 @@ CourseOption = Annotated[
         file_okay=False,
     ),
 ]
+IdColumnOption = Annotated[
+    str | None,
+    typer.Option("--id-column", metavar="COLUMN", help="The roster column with the student ids."),
+]
+NameColumnOption = Annotated[
+    str | None,
+    typer.Option("--name-column", metavar="COLUMN", help="The roster column with the names."),
+]
 
 
 # ---------------------------------------------------------------- help

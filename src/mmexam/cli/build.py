@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from mmexam.cli.app import CourseOption, app
+from mmexam.cli.app import CourseOption, IdColumnOption, NameColumnOption, app
 
 
 @app.command()
@@ -33,16 +33,8 @@ def build(
             "Gradescope): one paper per student in students/<id>/.",
         ),
     ] = None,
-    id_column: Annotated[
-        str | None,
-        typer.Option(
-            "--id-column", metavar="COLUMN", help="The roster column with the student ids."
-        ),
-    ] = None,
-    name_column: Annotated[
-        str | None,
-        typer.Option("--name-column", metavar="COLUMN", help="The roster column with the names."),
-    ] = None,
+    id_column: IdColumnOption = None,
+    name_column: NameColumnOption = None,
     variants: Annotated[
         int | None,
         typer.Option(

@@ -23,7 +23,14 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from mmexam.cli.app import CourseOption, DefaultCommandGroup, NoSandboxOption, app
+from mmexam.cli.app import (
+    CourseOption,
+    DefaultCommandGroup,
+    IdColumnOption,
+    NameColumnOption,
+    NoSandboxOption,
+    app,
+)
 
 
 class GradeGroup(DefaultCommandGroup):
@@ -89,16 +96,8 @@ def run(
             "Gradescope); grades.csv gets a row for every student on it.",
         ),
     ] = None,
-    id_column: Annotated[
-        str | None,
-        typer.Option(
-            "--id-column", metavar="COLUMN", help="The roster column with the student ids."
-        ),
-    ] = None,
-    name_column: Annotated[
-        str | None,
-        typer.Option("--name-column", metavar="COLUMN", help="The roster column with the names."),
-    ] = None,
+    id_column: IdColumnOption = None,
+    name_column: NameColumnOption = None,
     out: OutOption = Path("grades"),
     manual: ManualOption = Path("manual"),
     jobs: Annotated[

@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from mmexam.embedding import embedding_backend
+from mmexam.embedding import embedding_backend, jaccard_matrix
 from mmexam.integrity.models import Sheet, SimilarText
 
 THRESHOLDS = {"embedding": 0.97, "lexical": 0.8}
@@ -64,14 +64,7 @@ def shingles(text: str, n: int = 5) -> set[str]:
 
 def lexical(texts: Sequence[str]) -> np.ndarray:
     """Pairwise Jaccard similarity of character 5-gram sets."""
-    sets = [shingles(t) for t in texts]
-    n = len(sets)
-    out = np.eye(n)
-    for i in range(n):
-        for j in range(i + 1, n):
-            union = len(sets[i] | sets[j])
-            out[i, j] = out[j, i] = len(sets[i] & sets[j]) / union if union else 0.0
-    return out
+    return jaccard_matrix([shingles(t) for t in texts])
 
 
 def choose_backend(name: str) -> tuple[str, Embed]:

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from mmexam.embedding import embedding_backend
+from mmexam.embedding import embedding_backend, jaccard_matrix
 from mmexam.grade.manual import normalise_answer
 
 THRESHOLDS = {"embedding": 0.1, "lexical": 0.05}
@@ -57,14 +57,7 @@ def _features(text: str) -> set[str]:
 
 def lexical(texts: Sequence[str]) -> np.ndarray:
     """Pairwise Jaccard similarity of word sets plus character 4-grams."""
-    sets = [_features(t) for t in texts]
-    n = len(sets)
-    out = np.eye(n)
-    for i in range(n):
-        for j in range(i + 1, n):
-            union = len(sets[i] | sets[j])
-            out[i, j] = out[j, i] = len(sets[i] & sets[j]) / union if union else 0.0
-    return out
+    return jaccard_matrix([_features(t) for t in texts])
 
 
 def choose_measure(name: str = "auto") -> tuple[str, Measure]:
