@@ -33,8 +33,6 @@ from mmexam.checks.repro import show_values, snippet
 from mmexam.checks.results import CheckResult, TaskResult
 from mmexam.fmt import fmt_points
 
-BROKEN_CAUSES = frozenset({"crashed", "missing", "not_loaded"})
-
 
 @dataclass(frozen=True)
 class Broken:
