@@ -138,6 +138,42 @@ def test_a_memfd_bomb_is_told_it_ran_out_of_memory(sandbox):
     assert not outcome.ok and outcome.error == f"exceeded {LIMITS.memory_mb} MB of memory"
 
 
+LOWER_OOM_SCORE = """
+def f(x):
+    try:
+        with open("/proc/self/oom_score_adj", "w") as handle:
+            handle.write("0")
+    except OSError:
+        return x  # refused, as it must be
+    return x * 0
+"""
+
+
+def _oom_score_adj(pid: int) -> int:
+    return int(Path(f"/proc/{pid}/oom_score_adj").read_text())
+
+
+def test_children_are_born_in_the_student_group_and_the_oom_killer_picks_them_not_the_zygote():
+    """The zygote sits in the student's group (seated once); each child is born there, ranked
+    first for the OOM killer, and cannot rank itself lower. A memfd bomb that runs the group
+    out of memory costs its own child, never the zygote."""
+    with Sandbox(LIMITS) as box:
+        _need_a_box(box)
+        groups = box._groups
+        zygote_pid = box.zygote_info["pid"]
+        (seated,) = groups._keep
+        assert set(groups.student.procs()) == {seated}
+        with box.open(LOWER_OOM_SCORE, "f.py") as student:
+            assert student.call("f", torch.ones(2)).value.tolist() == [1.0, 1.0]
+            children = set(groups.student.procs()) - {seated}
+            assert len(children) == 1
+            assert _oom_score_adj(children.pop()) == 1000 > _oom_score_adj(seated)
+        attack(box, "bomber", "memfd_bomb")
+        assert box.restarts == 0 and box.zygote_info["pid"] == zygote_pid
+        assert groups._keep == {seated}
+        assert box.box_usage()["student_processes"] == 0
+
+
 def test_a_child_that_cannot_start_is_the_graders_failure_and_is_retried(monkeypatch):
     """With the wipe turned off, a full /tmp stops the next child from writing its file:
     the grader retries in a fresh box; the student's grade does not change."""

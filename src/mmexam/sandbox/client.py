@@ -301,8 +301,22 @@ class Sandbox:
             reply = self._control_reply(ZYGOTE_START_SECONDS)
             if not reply.get("ready"):
                 raise SandboxError("the sandbox did not start: unexpected first message")
+            if self._groups is not None:
+                self._seat(reply.get("pid"))
             self._ready = reply
         return self._ready
+
+    def _seat(self, ns_pid: object) -> None:
+        """Move the ready zygote (no student code has run in the box yet) into the student's
+        control group, where its children are born."""
+        assert self._groups is not None
+        try:
+            if not isinstance(ns_pid, int):
+                raise cgroups.CgroupError(f"the zygote reported no pid ({ns_pid!r})")
+            self._groups.seat(ns_pid)
+        except OSError as exc:
+            self._kill_zygote()
+            raise SandboxError(f"the sandbox could not join its control group: {exc}") from None
 
     def _zygote_error(self) -> str:
         if self._stderr is None:
@@ -500,7 +514,7 @@ class Sandbox:
         raise AssertionError("unreachable")
 
     def _admit(self, child: ChildProc) -> None:
-        """Move a fresh child into the student's control group (it runs no student code yet)."""
+        """Start the student's measures on a fresh child (it runs no student code yet)."""
         if self._groups is None:
             return
         try:
@@ -508,7 +522,7 @@ class Sandbox:
         except OSError as exc:
             child.alive = False
             child.conn.close()
-            raise SandboxError(f"the sandbox's child could not join its control group: {exc}")
+            raise SandboxError(f"the sandbox's child is not in its control group: {exc}")
 
     def _end_child(self, child: ChildProc, grace: float) -> dict:
         """Kill `child` and everything it started; how it ended (cached)."""
