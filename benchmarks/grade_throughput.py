@@ -31,13 +31,13 @@ submissions. Each run's CPU time is read from a control group of its own
 where there is one (everything it started, sandboxes included); the
 throughput loss of the current version against the baseline is printed.
 
-`--admit-wait-ms MS` makes every student's admission into its control group
-wait MS longer, in the version that has control groups. On a default kernel
-the first `cgroup.procs` write of each student waits for an RCU grace period
-(13.6 ms on average, measured on the CI machine); a machine where any cgroup
-hierarchy was ever mounted with `favordynmods` (Linux 6.18 keeps that switch
-on until the next boot) does not wait. The option prices that wait in on
-such a machine; it changes nothing else.
+`--move-wait-ms MS` makes every move of a process into a control group
+(`Cgroup.add`) wait MS longer first, in a version that has control groups.
+On a default kernel a move waits for an RCU grace period (13.6 ms on average,
+measured on the CI machine); a machine where any cgroup hierarchy was ever
+mounted with `favordynmods` does not wait (Linux 6.18 keeps that switch on
+until the next boot). The option prices that wait in on such a machine; it
+changes nothing else.
 """
 
 from __future__ import annotations
@@ -216,28 +216,28 @@ def baseline(sample: list[dict], jobs: int) -> tuple[float, float]:
     return time.perf_counter() - start, sandbox_cpu
 
 
-ADMIT_WAIT = "MMEXAM_BENCH_ADMIT_WAIT_MS"
+MOVE_WAIT = "MMEXAM_BENCH_MOVE_WAIT_MS"
 
 
-def _add_admit_wait() -> None:
-    """In a worker of a run with `--admit-wait-ms`: every admission waits that long first
-    (a sleep, like the kernel's wait: no CPU). A version without control groups has no
-    admission and is left alone."""
-    wait = float(os.environ.get(ADMIT_WAIT) or 0) / 1000
+def _add_move_wait() -> None:
+    """In a run with `--move-wait-ms`: every move into a control group waits that long
+    first (a sleep, like the kernel's wait: no CPU). A version without control groups
+    moves nothing and is left alone."""
+    wait = float(os.environ.get(MOVE_WAIT) or 0) / 1000
     try:
-        from mmexam.sandbox.cgroups import BoxGroups
+        from mmexam.sandbox.cgroups import Cgroup
     except ImportError:
         return
-    if not wait or getattr(BoxGroups.admit, "waits", False):
+    if not wait or getattr(Cgroup.add, "waits", False):
         return
-    admit = BoxGroups.admit
+    add = Cgroup.add
 
-    def waiting_admit(self, ns_pid: int) -> int:
+    def waiting_add(self, pid: int) -> None:
         time.sleep(wait)
-        return admit(self, ns_pid)
+        add(self, pid)
 
-    waiting_admit.waits = True
-    BoxGroups.admit = waiting_admit
+    waiting_add.waits = True
+    Cgroup.add = waiting_add
 
 
 def _cpu() -> float:
@@ -261,7 +261,7 @@ def _run_version(args: argparse.Namespace, src: str, hierarchy) -> dict:
     load = os.getloadavg()[0]
     done = subprocess.run(
         command,
-        env={**os.environ, "PYTHONPATH": src, ADMIT_WAIT: str(args.admit_wait_ms)},
+        env={**os.environ, "PYTHONPATH": src, MOVE_WAIT: str(args.move_wait_ms)},
         capture_output=True,
         text=True,
         check=False,
@@ -294,8 +294,8 @@ def compare(args: argparse.Namespace) -> None:
         f"{os.cpu_count()} CPUs; CPU "
         + ("read from a control group per run" if hierarchy else f"from rusage ({why})")
     )
-    if args.admit_wait_ms:
-        print(f"each admission into a student's control group waits {args.admit_wait_ms} ms more")
+    if args.move_wait_ms:
+        print(f"each move into a control group waits {args.move_wait_ms} ms more")
     runs: dict[str, list[dict]] = {"before": [], "after": []}
     for round_ in range(args.rounds):
         for label, src in versions.items():
@@ -332,10 +332,10 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=1, help="runs of each version (compare)")
     parser.add_argument("--json", action="store_true", help="worker phase only, one JSON line")
     parser.add_argument(
-        "--admit-wait-ms",
+        "--move-wait-ms",
         type=float,
         default=0.0,
-        help="extra wait per student's admission into its control group (see above)",
+        help="extra wait per move of a process into a control group (see above)",
     )
     args = parser.parse_args()
     if args.baseline_src:
@@ -441,7 +441,7 @@ def main() -> None:
 
 
 # Spawned workers import this file as their main module: the wait reaches them here.
-_add_admit_wait()
+_add_move_wait()
 
 if __name__ == "__main__":
     main()
