@@ -88,6 +88,7 @@ ATTACKERS = [
     "fill_tmp",
     "tmp_solution_drop",
     "sysv_shm_leave",
+    "sysv_shm_fill",
     "memfd_bomb",
     "fork_memory_bomb",
     "detached_busy_loops",
@@ -155,8 +156,9 @@ def _oom_score_adj(pid: int) -> int:
 
 def test_children_are_born_in_the_student_group_and_the_oom_killer_picks_them_not_the_zygote():
     """The zygote sits in the student's group (seated once); each child is born there, ranked
-    first for the OOM killer, and cannot rank itself lower. A memfd bomb that runs the group
-    out of memory costs its own child, never the zygote."""
+    first for the OOM killer, and cannot rank itself lower. Running the group out of memory
+    costs the student's own child, never the zygote: with memfd, and with SysV segments that
+    stay charged to the group after the child is dead, while the zygote cleans them up."""
     with Sandbox(LIMITS) as box:
         _need_a_box(box)
         groups = box._groups
@@ -168,8 +170,9 @@ def test_children_are_born_in_the_student_group_and_the_oom_killer_picks_them_no
             children = set(groups.student.procs()) - {seated}
             assert len(children) == 1
             assert _oom_score_adj(children.pop()) == 1000 > _oom_score_adj(seated)
-        attack(box, "bomber", "memfd_bomb")
-        assert box.restarts == 0 and box.zygote_info["pid"] == zygote_pid
+        for name in ("memfd_bomb", "sysv_shm_fill"):
+            attack(box, f"attacker-{name}", name)
+            assert box.restarts == 0 and box.zygote_info["pid"] == zygote_pid, name
         assert groups._keep == {seated}
         assert box.box_usage()["student_processes"] == 0
 
