@@ -8,7 +8,7 @@ joins before it runs) and `student`. Once the zygote has imported torch, the
 trusted side moves it into `student` — once per zygote — and every child it
 forks is born there: no child is ever moved. (Moving a process waits for an
 RCU grace period on a default kernel, 13.6 ms on average on the CI machine;
-once per student that was 4–6% of the grader's throughput.) The zygote's own
+once per student that cost a few per cent of the grader's throughput.) The zygote's own
 memory stays charged to `zygote`, where it was allocated; the kernel's OOM
 killer ranks every child first (`oom_score_adj` 1000, set from outside; the
 child's /proc files belong to root, so the student cannot lower it) and the
