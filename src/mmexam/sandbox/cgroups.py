@@ -353,9 +353,12 @@ def _remove_stale(hierarchy: _Hierarchy, prefix: str) -> None:
                 continue
             if pid == os.getpid() or Path(f"/proc/{pid}").exists():
                 continue
-            for sub in (parent / name).iterdir():
-                if sub.is_dir():
-                    _rmdir_quiet(sub)
+            try:
+                subs = [sub for sub in (parent / name).iterdir() if sub.is_dir()]
+            except OSError:  # another worker of this run removed it first
+                continue
+            for sub in subs:
+                _rmdir_quiet(sub)
             _rmdir_quiet(parent / name)
 
 
