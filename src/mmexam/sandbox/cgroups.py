@@ -8,14 +8,13 @@ joins before it runs) and `student`. Once the zygote has imported torch, the
 trusted side moves it into `student` — once per zygote — and every child it
 forks is born there: no child is ever moved. (Moving a process waits for an
 RCU grace period on a default kernel, 13.6 ms on average on the CI machine;
-once per student that cost a few per cent of the grader's throughput.) The zygote's own
-memory stays charged to `zygote`, where it was allocated; the kernel's OOM
-killer ranks every child first (`oom_score_adj` 1000, set from outside; the
-child's /proc files belong to root, so the student cannot lower it) and the
-zygote last. The trusted side
-sets the limits, reads what was used (peak memory, CPU time), kills whatever
-the student left in `student` before the next student, and removes the
-groups at the end.
+once per student that cost a few per cent of the grader's throughput.) The
+zygote's own memory stays charged to `zygote`, where it was allocated; the
+kernel's OOM killer ranks every child first (`oom_score_adj` 1000, set from
+outside; the child's /proc files belong to root, so the student cannot lower
+it) and the zygote last. The trusted side sets the limits, reads what was
+used (peak memory, CPU time), kills whatever the student left in `student`
+before the next student, and removes the groups at the end.
 
 Two kernels' interfaces behind one class:
 
